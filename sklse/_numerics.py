@@ -1,0 +1,232 @@
+"""Row-wise log-sum-exp, log-softmax and softmax with the max-shift trick.
+
+All three functions reduce along one axis (default the last) and share one kernel,
+:func:`_shifted_exp`, so that they agree on every input, non-finite ones included::
+
+    c       = max_k z_k                      (0 where the max is not finite)
+    LSE(z)  = c + log(sum_k exp(z_k - c))
+    log_softmax(z) = (z - c) - log(sum_k exp(z_k - c))
+    softmax(z)     = exp(z - c) / sum_k exp(z_k - c)
+
+``exp(z_k - c) <= 1`` cannot overflow, and the max term is exactly 1, so the sum lies in
+``[1, n]`` and its log is finite. For precision the max term is kept out of the sum:
+``log(sum) = log1p(rest)``, where ``rest`` sums every other term, so that
+``LSE([0, -40])`` is ``4.25e-18`` and not ``0`` (the same device as
+``scipy.special.logsumexp``).
+
+Non-finite input gives what ``scipy.special`` gives (scipy 1.17):
+
+=======================  ==========  ============================  ============
+row                      logsumexp   log_softmax                   softmax
+=======================  ==========  ============================  ============
+holds ``+inf``           ``inf``     ``nan`` at each ``+inf``,     ``nan``
+                                     ``-inf`` elsewhere
+all ``-inf``             ``-inf``    ``nan``                       ``nan``
+holds ``nan``            ``nan``     ``nan``                       ``nan``
+=======================  ==========  ============================  ============
+
+A ``-inf`` among finite entries is an ordinary zero-probability entry.
+"""
+
+import numpy as np
+
+__all__ = ["log_softmax", "logsumexp", "softmax"]
+
+# Rows per block on the hot path (2-D input, last axis): the block and its exp scratch
+# stay in L2 cache while the passes of _shifted_exp run over them (1 MiB measured
+# fastest of 64 KiB ... whole array in benchmarks/bench_numerics.py's sizes).
+_BLOCK_BYTES = 1024 * 1024
+
+
+def _shifted_exp(z, t_out, e_out):
+    """Write ``t_out = z - c`` and ``e_out = exp(t_out)``; return ``c`` and ``log(sum)``.
+
+    ``z``, ``t_out``, ``e_out`` have shape (..., n); ``t_out`` may be ``z`` and
+    ``e_out`` may be ``t_out``. Returns ``shift`` and ``log_sum``, both of shape
+    (..., 1), with ``log_sum = log(sum_k exp(z_k - shift))`` computed as
+    ``log1p(rest) + (max - shift)``, exact for the non-finite rows of the module table.
+    """
+    idx = np.argmax(z, axis=-1, keepdims=True)  # argmax finds a nan first, as max does
+    row_max = np.take_along_axis(z, idx, axis=-1)
+    # Arithmetic between infinities gives nan: shift by 0 on non-finite rows, and let
+    # `row_max - shift` below put the infinity (or nan) back into log_sum.
+    shift = np.where(np.isfinite(row_max), row_max, 0).astype(z.dtype, copy=False)
+    np.subtract(z, shift, out=t_out)
+    np.exp(t_out, out=e_out)
+    # The max term is exp(0) = 1 on finite rows: sum the others on their own.
+    top = np.take_along_axis(e_out, idx, axis=-1)
+    np.put_along_axis(e_out, idx, 0, axis=-1)
+    rest = e_out.sum(axis=-1, keepdims=True)
+    np.put_along_axis(e_out, idx, top, axis=-1)
+    log_sum = np.log1p(rest)
+    log_sum += row_max - shift  # 0 on finite rows; +-inf or nan on the others
+    return shift, log_sum
+
+
+def _as_float_array(a, name):
+    """Return ``a`` as a real floating ndarray, keeping float32 and float64."""
+    a = np.asarray(a)
+    if a.dtype.kind in "biu":
+        return a.astype(np.float64)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be a real numeric array; got dtype {a.dtype}.")
+    return a
+
+
+def _check_out(out, shape, dtype):
+    """Raise unless ``out`` is an ndarray of the given shape and dtype."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}.")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(
+            f"out must have shape {shape} and dtype {dtype}; "
+            f"got shape {out.shape} and dtype {out.dtype}."
+        )
+    return out
+
+
+def _row_blocks(z):
+    """Yield slices of rows of a 2-D ``z`` that fit in ``_BLOCK_BYTES``; else all."""
+    if z.ndim != 2:
+        yield (...,)
+        return
+    n_rows = max(1, _BLOCK_BYTES // max(1, z.shape[1] * z.itemsize))
+    for start in range(0, z.shape[0], n_rows):
+        yield slice(start, start + n_rows)
+
+
+def _prepare(a, axis, out, name="a"):
+    """Validate input and ``out``; return them with ``axis`` moved last, and ``out``."""
+    a = _as_float_array(a, name)
+    if a.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension; got a scalar.")
+    if out is None:
+        out = np.empty_like(a, order="C")
+    else:
+        _check_out(out, a.shape, a.dtype)
+    return np.moveaxis(a, axis, -1), np.moveaxis(out, axis, -1), out
+
+
+def logsumexp(a, axis=-1, out=None):
+    """Compute ``log(sum(exp(a)))`` along an axis without overflow.
+
+    Parameters
+    ----------
+    a : array_like of float
+        Input values. float32 and float64 are kept; integers become float64.
+    axis : int, default=-1
+        Axis to reduce.
+    out : ndarray, optional
+        Array of ``a``'s shape without ``axis`` and of ``a``'s dtype that receives
+        the result.
+
+    Returns
+    -------
+    lse : ndarray
+        ``lse = c + log(sum_k exp(a_k - c))`` with ``c = max_k a_k``; the shape of
+        ``a`` without ``axis``, the dtype of ``a``. Non-finite rows follow
+        ``scipy.special.logsumexp``: ``inf`` if a row holds ``+inf``, ``-inf`` if all of
+        it is ``-inf``, ``nan`` if it holds a ``nan``.
+
+    Examples
+    --------
+    >>> from sklse import logsumexp
+    >>> float(logsumexp([-1000.0, 1000.0, -1000.0, 5.0, 10.0, 0.001]))
+    1000.0
+    >>> float(logsumexp([0.0, -40.0]))  # log1p keeps the small term
+    4.248354255291589e-18
+    """
+    z = np.moveaxis(_as_float_array(a, "a"), axis, -1)
+    if out is None:
+        out = np.empty(z.shape[:-1], dtype=z.dtype)
+    else:
+        _check_out(out, z.shape[:-1], z.dtype)
+    scratch = np.empty_like(z[next(_row_blocks(z))])
+    with np.errstate(all="ignore"):  # non-finite rows get the documented inf/nan
+        for rows in _row_blocks(z):
+            block = scratch[: z[rows].shape[0]] if z.ndim == 2 else scratch
+            shift, log_sum = _shifted_exp(z[rows], block, block)
+            out[rows] = (shift + log_sum)[..., 0]
+    return out if out.ndim else out[()]
+
+
+def log_softmax(a, axis=-1, out=None):
+    """Compute the logarithm of the softmax along an axis, without forming the softmax.
+
+    Parameters
+    ----------
+    a : array_like of float
+        Input values (logits). float32 and float64 are kept; integers become float64.
+    axis : int, default=-1
+        Axis along which the entries are normalised.
+    out : ndarray, optional
+        Array of ``a``'s shape and dtype that receives the result; may be ``a`` itself
+        to work in place.
+
+    Returns
+    -------
+    log_proba : ndarray
+        ``log_proba = (a - c) - log(sum_k exp(a_k - c))``, ``c = max_k a_k``: finite
+        wherever ``a`` is finite, even where ``softmax`` underflows to 0. Non-finite
+        rows as in the module docstring (the same as ``scipy.special.log_softmax``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklse import log_softmax
+    >>> log_softmax(np.array([1000.0, 1.0]))
+    array([   0., -999.])
+    """
+    z, out_view, out = _prepare(a, axis, out)
+    scratch = np.empty_like(z[next(_row_blocks(z))])
+    with np.errstate(all="ignore"):  # non-finite rows get the documented inf/nan
+        for rows in _row_blocks(z):
+            t = out_view[rows]
+            e = scratch[: t.shape[0]] if z.ndim == 2 else scratch
+            # t holds z - c in place; the exps go to the small scratch and are dropped.
+            _, log_sum = _shifted_exp(z[rows], t, e)
+            t -= log_sum
+    return out
+
+
+def softmax(a, axis=-1, out=None):
+    """Compute the softmax ``exp(a) / sum(exp(a))`` along an axis without overflow.
+
+    Parameters
+    ----------
+    a : array_like of float
+        Input values (logits). float32 and float64 are kept; integers become float64.
+    axis : int, default=-1
+        Axis along which the entries are normalised.
+    out : ndarray, optional
+        Array of ``a``'s shape and dtype that receives the result; may be ``a`` itself
+        to work in place.
+
+    Returns
+    -------
+    proba : ndarray
+        ``proba = exp(a - c) / sum_k exp(a_k - c)``, ``c = max_k a_k``: entries in
+        [0, 1] summing to 1 along ``axis``. Rows holding ``+inf``, ``nan``, or only
+        ``-inf`` are ``nan`` throughout, as with ``scipy.special.softmax``.
+
+    References
+    ----------
+    .. [1] P. Blanchard, D. J. Higham and N. J. Higham, "Accurately computing the
+       log-sum-exp and softmax functions", IMA J. Numer. Anal. 41(4), 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklse import softmax
+    >>> softmax(np.array([-1000.0, 1000.0, -1000.0, 5.0, 10.0, 0.001]))
+    array([0., 1., 0., 0., 0., 0.])
+    """
+    z, out_view, out = _prepare(a, axis, out)
+    with np.errstate(all="ignore"):  # non-finite rows get the documented nan
+        for rows in _row_blocks(z):
+            e = out_view[rows]
+            _, log_sum = _shifted_exp(z[rows], e, e)
+            # A row without a finite max has no softmax; scipy gives nan throughout.
+            log_sum[~np.isfinite(log_sum)] = np.nan
+            e *= np.exp(-log_sum)
+    return out

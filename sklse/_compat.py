@@ -2,8 +2,18 @@
 
 import numpy as np
 from scipy.sparse import _sparsetools
+from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["sparse_matmul_into"]
+__all__ = ["check_sample_weight", "sparse_matmul_into"]
+
+
+def check_sample_weight(sample_weight, X):
+    """Return ``sample_weight`` as a finite, non-negative 1-D array of X's dtype.
+
+    sklearn's private checker: it names the wrong length, a negative or non-finite
+    weight, and all-zero weights in its errors.
+    """
+    return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
 
 
 def sparse_matmul_into(X, B, out):

@@ -1,0 +1,318 @@
+"""SoftmaxRegression: the scikit-learn estimator on top of the loss and solvers."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sklse._compat import check_sample_weight
+from sklse._loss import SoftmaxLoss, _pack, _unpack
+from sklse._numerics import log_softmax, softmax
+from sklse._solvers import SOLVERS, minimize
+
+_ACCEPT_SPARSE = ("csr", "csc")
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    r"""Multinomial logistic (softmax) regression with a stable log-softmax loss.
+
+    A drop-in for :class:`~sklearn.linear_model.LogisticRegression` on the same
+    multinomial objective, minimised through :func:`scipy.optimize.minimize`. Every
+    softmax quantity uses the max-shift (log-sum-exp) trick, so
+    :meth:`predict_log_proba` is finite wherever the logits are.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse of the L2 penalty strength, as in LogisticRegression; ``np.inf``
+        fits without penalty.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept per class.
+    class_weight : dict or "balanced", default=None
+        Weights per class, multiplied into ``sample_weight``. "balanced" uses
+        ``n_samples / (n_classes * np.bincount(y))`` with counts weighted by
+        ``sample_weight``, as LogisticRegression.
+    solver : {"lbfgs", "trust-ncg"}, default="lbfgs"
+        "lbfgs" is scipy's L-BFGS-B with the analytic gradient; "trust-ncg" is
+        scipy's trust-region Newton-CG with the exact Hessian-vector product.
+    tol : float, default=1e-4
+        Stop once the largest absolute entry of the gradient of the objective
+        divided by ``C * sum(sample_weight)`` is at most ``tol`` (LogisticRegression's
+        lbfgs criterion); with ``C=np.inf`` the divisor is ``sum(sample_weight)``.
+    max_iter : int, default=100
+        Maximum number of solver iterations; 0 keeps the starting model.
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` and ``intercept_`` when the classes and the
+        number of features are unchanged.
+    verbose : int, default=0
+        Print the objective and gradient max-norm after each iteration when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (n_classes, n_features)
+        Weights ``W``, one row per class, also for two classes; columns sum to 0.
+    intercept_ : ndarray of shape (n_classes,)
+        Intercepts ``b`` (zeros when ``fit_intercept=False``); they sum to 0.
+    n_iter_ : ndarray of shape (1,)
+        Number of solver iterations.
+    objective_ : float
+        Final value of the objective ``F(W, b)`` (see Notes).
+    gradient_norm_ : float
+        Final ``max |grad|`` of the scaled objective, the quantity compared to
+        ``tol``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : the same objective, other solvers.
+
+    Notes
+    -----
+    The fit minimises, with sample weights :math:`s_i` (times class weights),
+
+    .. math::
+
+        F(W, b) = C \sum_i s_i \left(\operatorname{logsumexp}(z_i) - z_{i, y_i}\right)
+                  + \tfrac{1}{2} \lVert W \rVert_F^2, \qquad z_i = W x_i + b,
+
+    LogisticRegression's multinomial objective. With two classes the symmetric
+    parametrisation halves the penalty of the margin ``w = W[1] - W[0]``, so the fit
+    equals ``LogisticRegression(C=2 * C)``: ``coef_[1] - coef_[0]`` is its
+    ``coef_[0]``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklse import SoftmaxRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftmaxRegression(max_iter=1000).fit(X, y)
+    >>> clf.predict(X[:2])
+    array([0, 0])
+    >>> clf.predict_proba(X[:1]).sum()
+    np.float64(1.0)
+    """
+
+    _parameter_constraints = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "fit_intercept": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "solver": [StrOptions(set(SOLVERS))],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        C=1.0,
+        fit_intercept=True,
+        class_weight=None,
+        solver="lbfgs",
+        tol=1e-4,
+        max_iter=100,
+        warm_start=False,
+        verbose=0,
+    ):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to training data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 stays float32, sparse CSR/CSC stays sparse.
+        y : array-like of shape (n_samples,)
+            Target labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero; None weighs every sample 1.
+
+        Returns
+        -------
+        self : SoftmaxRegression
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y = validate_data(
+            self, X, y, accept_sparse=_ACCEPT_SPARSE, dtype=_FLOAT_DTYPES
+        )
+        check_classification_targets(y)
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                "SoftmaxRegression needs samples of at least 2 classes; "
+                f"got only class {classes[0]!r}."
+            )
+        sample_weight = self._sample_weight(X, y, y_encoded, classes, sample_weight)
+        loss = SoftmaxLoss(
+            X, y_encoded.astype(np.intp, copy=False), len(classes), sample_weight,
+            C=self.C, fit_intercept=self.fit_intercept,
+        )
+        result = minimize(
+            loss, self._start(classes, X.shape[1]), solver=self.solver, tol=self.tol,
+            max_iter=self.max_iter, verbose=self.verbose,
+        )
+        coef, intercept = _unpack(result.params, len(classes), self.fit_intercept)
+        # The objective is invariant to adding one vector to every class row (softmax
+        # is shift invariant) and the penalty is smallest when the rows sum to 0:
+        # centering is the symmetric parametrisation, and never raises F.
+        coef -= coef.mean(axis=0)
+        if intercept is not None:
+            intercept -= intercept.mean()
+        value, grad = loss.loss_gradient(result.params)
+        self.classes_ = classes
+        self.coef_ = coef.astype(X.dtype)
+        self.intercept_ = (
+            np.zeros(len(classes), dtype=X.dtype)
+            if intercept is None else intercept.astype(X.dtype)
+        )
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.objective_ = loss.scale * value
+        self.gradient_norm_ = float(np.max(np.abs(grad)))
+        if not result.converged:
+            warnings.warn(
+                f"SoftmaxRegression (solver={self.solver!r}) did not converge in "
+                f"{result.n_iter} iterations: max|gradient| = "
+                f"{self.gradient_norm_:.2e} > tol = {self.tol:.1e}. Increase max_iter "
+                "or scale the features (e.g. with StandardScaler).",
+                category=ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _sample_weight(self, X, y, y_encoded, classes, sample_weight):
+        """Return the checked sample weights times the class weights, or None."""
+        if sample_weight is None and self.class_weight is None:
+            return None
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+        if self.class_weight is not None:
+            class_weight = compute_class_weight(
+                self.class_weight, classes=classes, y=y, sample_weight=sample_weight
+            )
+            weight = class_weight[y_encoded]
+            # A new array: the caller's sample_weight is never modified.
+            sample_weight = weight if sample_weight is None else sample_weight * weight
+        if not np.sum(sample_weight) > 0:
+            raise ValueError(
+                "The weights (sample_weight times class_weight) sum to 0; at least "
+                "one sample needs a positive weight."
+            )
+        return sample_weight
+
+    def _start(self, classes, n_features):
+        """Return the starting ``params``: the fitted model on warm start, else 0."""
+        n_classes = len(classes)
+        if (
+            self.warm_start
+            and hasattr(self, "coef_")
+            and np.array_equal(self.classes_, classes)
+            and self.coef_.shape == (n_classes, n_features)
+        ):
+            intercept = self.intercept_ if self.fit_intercept else None
+            return _pack(self.coef_, intercept)
+        return np.zeros(n_classes * (n_features + int(self.fit_intercept)))
+
+    def _logits(self, X):
+        """Return ``X @ coef_.T + intercept_`` of shape (n_samples, n_classes)."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse=_ACCEPT_SPARSE, dtype=_FLOAT_DTYPES, reset=False
+        )
+        logits = np.asarray(X @ self.coef_.T)
+        logits += self.intercept_
+        return logits
+
+    def decision_function(self, X):
+        """Return the logits, or for two classes the margin ``z_1 - z_0``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            ``scores = X @ coef_.T + intercept_``; for two classes the 1-D margin
+            ``scores[:, 1] - scores[:, 0]`` (scikit-learn's binary convention).
+        """
+        logits = self._logits(X)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict(self, X):
+        """Return the class of largest logit for each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            ``classes_[argmax_k z_k]``.
+        """
+        return self.classes_[np.argmax(self._logits(X), axis=1)]
+
+    def predict_log_proba(self, X):
+        """Return the log-probabilities, the log-softmax of the logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log_proba = z - logsumexp(z)``, computed without forming the
+            probabilities: finite wherever the logits are, even where
+            :meth:`predict_proba` underflows to 0.
+        """
+        logits = self._logits(X)
+        return log_softmax(logits, out=logits)
+
+    def predict_proba(self, X):
+        """Return the class probabilities, the softmax of the logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            ``proba = exp(z - logsumexp(z))``; rows sum to 1.
+        """
+        logits = self._logits(X)
+        return softmax(logits, out=logits)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,126 @@
+"""Glue from :class:`sklse._loss.SoftmaxLoss` to ``scipy.optimize.minimize``.
+
+Every solver minimises the scaled objective ``f`` of :mod:`sklse._loss` and stops on one
+criterion, the one ``tol`` has for LogisticRegression's lbfgs::
+
+    max_j |grad f(params)_j| <= tol
+
+never on a small step or a small decrease alone, so that solvers agree at equal ``tol``.
+scipy's own tests are set to agree with it or to be stricter (``ftol=0`` for L-BFGS-B;
+``gtol`` on the 2-norm, which bounds the max-norm, for trust-ncg); :class:`_Monitor`
+checks the max-norm after each iteration and stops scipy through ``StopIteration``.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import optimize
+from threadpoolctl import threadpool_limits
+
+__all__ = ["SOLVERS", "SolverResult"]
+
+
+class SolverResult(NamedTuple):
+    """What a solver returns: the last iterate and how it got there."""
+
+    params: np.ndarray  # float64 (n_dof,)
+    n_iter: int  # solver iterations, not function evaluations
+    converged: bool  # max |gradient| <= tol at ``params``
+
+
+class _Monitor:
+    """Wrap ``loss.loss_gradient`` to remember the last point, report and stop.
+
+    Used as scipy's ``fun`` (with ``jac=True``) and ``callback``. scipy calls the
+    callback with the accepted iterate, which is the last point evaluated when the
+    iteration moved; a rejected trust-region step leaves the iterate, and its already
+    checked gradient, unchanged.
+    """
+
+    def __init__(self, loss, solver, tol, verbose):
+        self.loss, self.solver, self.tol, self.verbose = loss, solver, tol, verbose
+        self.n_iter = 0
+        self.params = self.value = self.grad = None
+
+    def __call__(self, params):
+        self.value, self.grad = self.loss.loss_gradient(params)
+        self.params = params.copy()
+        return self.value, self.grad
+
+    def callback(self, intermediate_result):
+        self.n_iter += 1
+        if not np.array_equal(intermediate_result.x, self.params):
+            return
+        grad_norm = np.max(np.abs(self.grad), initial=0.0)
+        if self.verbose:
+            print(
+                f"[{self.solver}] iter {self.n_iter:4d}  "
+                f"objective {self.loss.scale * self.value:.12e}  "
+                f"max|grad| {grad_norm:.3e}"
+            )
+        if grad_norm <= self.tol:
+            raise StopIteration
+
+
+def _lbfgs(params, monitor, max_iter):
+    return optimize.minimize(
+        monitor, params, method="L-BFGS-B", jac=True, callback=monitor.callback,
+        options={
+            "maxiter": max_iter,
+            "maxls": 50,  # scipy's 20 gives up early on badly scaled problems
+            "gtol": monitor.tol,  # the same max-norm test as ours
+            "ftol": 0.0,  # never stop on a small decrease of f alone
+        },
+    )
+
+
+def _trust_ncg(params, monitor, max_iter):
+    return optimize.minimize(
+        monitor, params, method="trust-ncg", jac=True, hessp=monitor.loss.hessp,
+        callback=monitor.callback,
+        # gtol bounds the 2-norm, so scipy never stops before our max-norm test.
+        options={"maxiter": max_iter, "gtol": monitor.tol},
+    )
+
+
+SOLVERS = {"lbfgs": _lbfgs, "trust-ncg": _trust_ncg}
+
+
+def minimize(loss, params, *, solver="lbfgs", tol=1e-4, max_iter=100, verbose=0):
+    """Minimise ``loss`` from ``params`` with one of :data:`SOLVERS`.
+
+    Parameters
+    ----------
+    loss : SoftmaxLoss
+        Provides ``loss_gradient(params)``, ``hessp(params, direction)`` and
+        ``scale`` (the factor from the scaled objective to F, for reporting).
+    params : ndarray of shape (n_dof,)
+        Starting point; copied to float64, never modified.
+    solver : {"lbfgs", "trust-ncg"}, default="lbfgs"
+    tol : float, default=1e-4
+        Stop once ``max |grad f| <= tol``.
+    max_iter : int, default=100
+        Maximum number of solver iterations; 0 returns the starting point.
+    verbose : int, default=0
+        Print objective and gradient max-norm after each iteration when positive.
+
+    Returns
+    -------
+    result : SolverResult
+        ``converged`` is ``max |grad f(result.params)| <= tol``.
+    """
+    params = np.array(params, dtype=np.float64)  # scipy iterates in float64 anyway
+    monitor = _Monitor(loss, solver, tol, verbose)
+    # numpy and scipy each load an OpenBLAS with a spinning thread pool; on 2 cores the
+    # two pools fight. Measured here: L-BFGS on digits (1797 x 64, K=10, 60 iterations)
+    # 1.87 s with default threads, 0.05 s with one BLAS thread; 50000 x 500 (6
+    # iterations) 0.68 s vs 0.58 s. One thread per fit; parallelism comes from
+    # running fits side by side (n_jobs of GridSearchCV, cross_val_score).
+    if max_iter > 0:
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = SOLVERS[solver](params, monitor, max_iter)
+        params = result.x
+    if not np.array_equal(params, monitor.params):
+        monitor(params)
+    converged = bool(np.max(np.abs(monitor.grad), initial=0.0) <= tol)
+    return SolverResult(params, min(monitor.n_iter, max_iter), converged)

@@ -1,0 +1,715 @@
+"""Tests of sklse._loss against independent float64 references.
+
+The oracles are written here from the module docstring's formulas, with
+``scipy.special.logsumexp`` / ``softmax`` on dense float64 copies of the data, checked in
+turn by finite differences; sklearn's private ``LinearModelLoss`` is a second oracle.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.optimize import approx_fprime
+from scipy.special import logsumexp, softmax
+
+from sklse._loss import (
+    SoftmaxLoss,
+    _pack,
+    _unpack,
+    block_hessp,
+    block_loss_gradient,
+)
+
+LAYOUTS = ["C", "F", "csr_matrix", "csc_matrix", "csr_array", "csc_array"]
+DENSE_LAYOUTS = ["C", "F"]
+DTYPES = [np.float64, np.float32]
+CS = [0.3, 10.0, np.inf]
+# Relative tolerance of a float32 / float64 result against the float64 reference on
+# well-scaled data (logits of order one), and the matching absolute floor for
+# gradient entries that are nearly zero.
+RTOL = {np.float64: 1e-10, np.float32: 1e-5}
+ATOL = {np.float64: 1e-12, np.float32: 1e-6}
+
+
+# --------------------------------------------------------------------------------------
+# Data and parameters
+# --------------------------------------------------------------------------------------
+def as_layout(X, layout):
+    """Return the 2-D ndarray X in the given memory layout or sparse format."""
+    if layout == "C":
+        return np.ascontiguousarray(X)
+    if layout == "F":
+        return np.asfortranarray(X)
+    return getattr(sp, layout)(X)
+
+
+def dense64(X):
+    """Return a dense float64 copy of X (exact for float32 X)."""
+    return (X.toarray() if sp.issparse(X) else np.array(X)).astype(np.float64)
+
+
+def make_data(
+    rng,
+    layout="C",
+    dtype=np.float64,
+    weighted=False,
+    n_samples=120,
+    n_features=5,
+    n_classes=3,
+):
+    """Return X in the layout, intp labels y and positive sample_weight (or None)."""
+    X = rng.standard_normal((n_samples, n_features))
+    if layout not in DENSE_LAYOUTS:
+        X[rng.random(X.shape) < 0.4] = 0.0  # genuinely sparse
+    X = as_layout(X.astype(dtype), layout)
+    y = rng.integers(n_classes, size=n_samples).astype(np.intp)
+    sample_weight = rng.uniform(0.2, 2.0, size=n_samples) if weighted else None
+    return X, y, sample_weight
+
+
+def flat(coef, intercept):
+    """The documented params layout, written independently of ``_pack``."""
+    return np.concatenate([coef.ravel()] + ([] if intercept is None else [intercept]))
+
+
+def split(params, n_classes, n_features, fit_intercept):
+    """Inverse of :func:`flat`, written independently of ``_unpack``."""
+    coef = params[: n_classes * n_features].reshape(n_classes, n_features)
+    return coef, (params[n_classes * n_features :] if fit_intercept else None)
+
+
+def random_params(rng, n_classes, n_features, fit_intercept, scale=0.5):
+    """Return a random float64 params vector of logits of order one."""
+    n_dof = n_classes * (n_features + int(fit_intercept))
+    return scale * rng.standard_normal(n_dof)
+
+
+# --------------------------------------------------------------------------------------
+# The float64 reference
+# --------------------------------------------------------------------------------------
+class Reference:
+    """Naive float64 objective, gradient and Hessian of the module docstring."""
+
+    def __init__(self, X, y, sample_weight, n_classes, C, fit_intercept):
+        self.X = dense64(X)
+        self.y = y
+        self.n_samples, self.n_features = self.X.shape
+        self.s = (
+            np.ones(self.n_samples)
+            if sample_weight is None
+            else np.asarray(sample_weight, dtype=np.float64)
+        )
+        self.S = self.s.sum()
+        self.n_classes, self.C, self.fit_intercept = n_classes, C, fit_intercept
+        self.alpha = 0.0 if np.isinf(C) else 1.0 / (C * self.S)
+        self.scale = self.S if np.isinf(C) else C * self.S
+        self.Y = np.eye(n_classes)[y]
+
+    def _split(self, params):
+        return split(params, self.n_classes, self.n_features, self.fit_intercept)
+
+    def logits(self, params):
+        coef, intercept = self._split(params)
+        Z = self.X @ coef.T
+        return Z if intercept is None else Z + intercept
+
+    def objective(self, params):
+        """``F = C * sum_i s_i (logsumexp(z_i) - z_{i,y_i}) + 1/2 ||W||^2``."""
+        Z = self.logits(params)
+        data = self.s @ (logsumexp(Z, axis=1) - Z[np.arange(self.n_samples), self.y])
+        if np.isinf(self.C):
+            return data
+        coef, _ = self._split(params)
+        return self.C * data + 0.5 * np.sum(coef**2)
+
+    def f(self, params):
+        return self.objective(params) / self.scale
+
+    def grad(self, params):
+        """``grad_W = 1/S (P-Y)^T diag(s) X + alpha W``, ``grad_b = 1/S (P-Y)^T s``."""
+        coef, intercept = self._split(params)
+        R = (softmax(self.logits(params), axis=1) - self.Y) * self.s[:, None]
+        grad_coef = R.T @ self.X / self.S + self.alpha * coef
+        grad_intercept = None if intercept is None else R.sum(axis=0) / self.S
+        return flat(grad_coef, grad_intercept)
+
+    def hessp(self, params, direction):
+        """``H[V] = 1/S R^T diag(s) X + alpha V``, ``R = P * (Z_V - rowsum(P Z_V))``."""
+        P = softmax(self.logits(params), axis=1)
+        coef_dir, intercept_dir = self._split(direction)
+        ZV = self.X @ coef_dir.T
+        if intercept_dir is not None:
+            ZV = ZV + intercept_dir
+        R = P * (ZV - np.sum(P * ZV, axis=1, keepdims=True)) * self.s[:, None]
+        hess_coef = R.T @ self.X / self.S + self.alpha * coef_dir
+        hess_intercept = None if intercept_dir is None else R.sum(axis=0) / self.S
+        return flat(hess_coef, hess_intercept)
+
+    def hessian(self, params):
+        """Full (n_dof, n_dof) Hessian from the per-sample ``diag(p) - p p^T``."""
+        P = softmax(self.logits(params), axis=1)
+        K, d = self.n_classes, self.n_features
+        Xt = self.X
+        if self.fit_intercept:
+            Xt = np.hstack([Xt, np.ones((self.n_samples, 1))])
+        h = np.einsum("ik,kl->ikl", P, np.eye(K)) - np.einsum("ik,il->ikl", P, P)
+        H4 = np.einsum("i,ikl,ij,im->kjlm", self.s / self.S, h, Xt, Xt)
+        # position in params of (class k, column j of [X, 1])
+        index = np.empty((K, Xt.shape[1]), dtype=np.intp)
+        index[:, :d] = np.arange(K * d).reshape(K, d)
+        if self.fit_intercept:
+            index[:, d] = K * d + np.arange(K)
+        H = np.empty((K * Xt.shape[1],) * 2)
+        H[np.ix_(index.ravel(), index.ravel())] = H4.reshape(H.shape)
+        H[: K * d, : K * d] += self.alpha * np.eye(K * d)
+        return H
+
+
+def five_point_gradient(func, params, h=1e-3):
+    """Five-point-stencil gradient of a scalar function, truncation error O(h^4)."""
+    grad = np.empty_like(params)
+    for j in range(params.size):
+        e = np.zeros_like(params)
+        e[j] = h
+        grad[j] = (
+            -func(params + 2 * e)
+            + 8 * func(params + e)
+            - 8 * func(params - e)
+            + func(params - 2 * e)
+        ) / (12 * h)
+    return grad
+
+
+def slope_along(grad, params, direction, h=1e-4):
+    """Least-squares slope of ``grad(params + t * direction)`` over symmetric t."""
+    ts = h * np.array([-2.0, -1.0, 1.0, 2.0])
+    G = np.array([grad(params + t * direction) for t in ts])
+    return ts @ G / (ts @ ts)
+
+
+def assert_close(actual, expected, dtype, factor=1.0):
+    """Compare with the dtype's tolerance, the absolute floor scaled to the values."""
+    expected = np.asarray(expected)
+    atol = factor * ATOL[dtype] * max(1.0, np.max(np.abs(expected), initial=0.0))
+    assert_allclose(actual, expected, rtol=factor * RTOL[dtype], atol=atol)
+
+
+def build(rng, layout="C", dtype=np.float64, weighted=False, C=1.0, fit_intercept=True,
+          n_classes=3, **kwargs):
+    """Return (loss, reference, X, y, sample_weight) on one random problem."""
+    X, y, sample_weight = make_data(
+        rng, layout, dtype, weighted, n_classes=n_classes, **kwargs
+    )
+    loss = SoftmaxLoss(
+        X, y, n_classes, sample_weight, C=C, fit_intercept=fit_intercept
+    )
+    ref = Reference(X, y, sample_weight, n_classes, C, fit_intercept)
+    return loss, ref, X, y, sample_weight
+
+
+full_grid = pytest.mark.parametrize(
+    "layout, dtype, fit_intercept, weighted, C",
+    [
+        (layout, dtype, fit_intercept, weighted, C)
+        for layout in LAYOUTS
+        for dtype in DTYPES
+        for fit_intercept in (True, False)
+        for weighted in (False, True)
+        for C in CS
+    ],
+)
+
+
+# --------------------------------------------------------------------------------------
+# _pack / _unpack
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_pack_layout_and_round_trip(rng, fit_intercept, order):
+    coef = np.asarray(rng.standard_normal((4, 3)), order=order)
+    intercept = rng.standard_normal(4) if fit_intercept else None
+    params = _pack(coef, intercept)
+    assert params.dtype == np.float64
+    assert params.shape == (12 + 4 * fit_intercept,)
+    # each class row contiguous, then the intercept
+    assert_array_equal(params, flat(coef, intercept))
+    assert_array_equal(params[:3], coef[0])
+    coef_back, intercept_back = _unpack(params, 4, fit_intercept)
+    assert_array_equal(coef_back, coef)
+    if fit_intercept:
+        assert_array_equal(intercept_back, intercept)
+    else:
+        assert intercept_back is None
+    assert_array_equal(_pack(coef_back, intercept_back), params)
+
+
+def test_pack_casts_to_float64(rng):
+    coef = rng.standard_normal((3, 2)).astype(np.float32)
+    intercept = rng.standard_normal(3).astype(np.float32)
+    params = _pack(coef, intercept)
+    assert params.dtype == np.float64
+    assert_array_equal(params, flat(coef, intercept).astype(np.float64))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_unpack_returns_views(rng, fit_intercept):
+    params = rng.standard_normal(3 * (5 + fit_intercept))
+    coef, intercept = _unpack(params, 3, fit_intercept)
+    assert coef.shape == (3, 5)
+    assert np.shares_memory(coef, params)
+    if fit_intercept:
+        assert intercept.shape == (3,)
+        assert np.shares_memory(intercept, params)
+        intercept[1] = 123.0
+        assert params[-2] == 123.0
+    coef[2, 4] = -7.0
+    assert params[3 * 5 - 1] == -7.0
+
+
+# --------------------------------------------------------------------------------------
+# Attributes, objective, gradient, hessp against the reference
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("C", CS)
+def test_attributes(rng, fit_intercept, weighted, C):
+    X, y, sample_weight = make_data(rng, weighted=weighted, n_features=5, n_classes=4)
+    loss = SoftmaxLoss(X, y, 4, sample_weight, C=C, fit_intercept=fit_intercept)
+    S = 120.0 if sample_weight is None else np.sum(sample_weight)
+    assert loss.n_dof == 4 * (5 + fit_intercept)
+    assert loss.sw_sum == pytest.approx(S, rel=1e-14)
+    if np.isinf(C):
+        assert loss.alpha == 0.0
+        assert loss.scale == pytest.approx(S, rel=1e-14)
+    else:
+        assert loss.alpha == pytest.approx(1.0 / (C * S), rel=1e-14)
+        assert loss.scale == pytest.approx(C * S, rel=1e-14)
+
+
+@full_grid
+def test_objective_matches_reference(rng, layout, dtype, fit_intercept, weighted, C):
+    loss, ref, X, _, _ = build(rng, layout, dtype, weighted, C, fit_intercept)
+    params = random_params(rng, 3, 5, fit_intercept)
+    F = loss.objective(params)
+    f, grad = loss.loss_gradient(params)
+    assert isinstance(f, float)
+    assert isinstance(F, float)
+    assert grad.dtype == np.float64
+    assert grad.shape == (loss.n_dof,)
+    # buffers stay in X's dtype
+    assert loss._proba.dtype == dtype
+    assert loss._logits.dtype == dtype
+    assert_close(F, ref.objective(params), dtype)
+    assert_close(f, ref.f(params), dtype)
+    assert_close(F, loss.scale * f, np.float64)
+
+
+@full_grid
+def test_gradient_matches_reference(rng, layout, dtype, fit_intercept, weighted, C):
+    loss, ref, _, _, _ = build(rng, layout, dtype, weighted, C, fit_intercept)
+    params = random_params(rng, 3, 5, fit_intercept)
+    _, grad = loss.loss_gradient(params)
+    assert_close(grad, ref.grad(params), dtype)
+
+
+@full_grid
+def test_gradient_finite_differences(rng, layout, dtype, fit_intercept, weighted, C):
+    loss, ref, _, _, _ = build(rng, layout, dtype, weighted, C, fit_intercept)
+    params = random_params(rng, 3, 5, fit_intercept)
+    numeric = five_point_gradient(ref.f, params)
+    # the reference gradient is the derivative of the reference objective ...
+    assert_allclose(ref.grad(params), numeric, rtol=1e-8, atol=1e-9)
+    # ... and so is ours
+    _, grad = loss.loss_gradient(params)
+    assert_allclose(grad, numeric, rtol=max(1e-8, RTOL[dtype]), atol=2 * ATOL[dtype])
+
+
+@full_grid
+def test_hessp_matches_reference(rng, layout, dtype, fit_intercept, weighted, C):
+    loss, ref, _, _, _ = build(rng, layout, dtype, weighted, C, fit_intercept)
+    params = random_params(rng, 3, 5, fit_intercept)
+    direction = rng.standard_normal(loss.n_dof)
+    hess_dir = loss.hessp(params, direction)
+    assert hess_dir.dtype == np.float64
+    assert hess_dir.shape == (loss.n_dof,)
+    expected = ref.hessp(params, direction)
+    assert_close(hess_dir, expected, dtype)
+    # the reference hessp is the derivative of the reference gradient
+    slope = slope_along(ref.grad, params, direction)
+    assert_allclose(expected, slope, rtol=1e-6, atol=1e-8)
+    if dtype == np.float64:
+        # and our hessp the derivative of our gradient
+        own_slope = slope_along(lambda p: loss.loss_gradient(p)[1], params, direction)
+        assert_allclose(hess_dir, own_slope, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("layout", ["C", "csr_matrix"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+def test_full_hessian_tiny(rng, layout, fit_intercept, weighted, C):
+    loss, ref, _, _, _ = build(
+        rng, layout, np.float64, weighted, C, fit_intercept, n_samples=20, n_features=3
+    )
+    params = random_params(rng, 3, 3, fit_intercept)
+    H_formula = ref.hessian(params)
+    H_numeric = approx_fprime(params, ref.grad, 1e-7)
+    assert_allclose(H_formula, H_numeric, rtol=1e-5, atol=1e-6)
+    assert_allclose(H_formula, H_formula.T, rtol=1e-13, atol=1e-15)
+    H_ours = np.column_stack([loss.hessp(params, e) for e in np.eye(loss.n_dof)])
+    assert_allclose(H_ours, H_formula, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_other_class_counts_and_empty_class(rng, n_classes, fit_intercept):
+    """K = 2 (full symmetric parametrisation) and a class absent from y."""
+    X, y, sample_weight = make_data(rng, weighted=True, n_classes=n_classes)
+    if n_classes == 4:
+        y[y == 3] = 0  # class 3 has no sample
+    loss = SoftmaxLoss(X, y, n_classes, sample_weight, C=2.0, fit_intercept=fit_intercept)
+    ref = Reference(X, y, sample_weight, n_classes, 2.0, fit_intercept)
+    params = random_params(rng, n_classes, 5, fit_intercept)
+    direction = rng.standard_normal(loss.n_dof)
+    f, grad = loss.loss_gradient(params)
+    assert_close(f, ref.f(params), np.float64)
+    assert_close(grad, ref.grad(params), np.float64)
+    assert_close(loss.hessp(params, direction), ref.hessp(params, direction), np.float64)
+
+
+# --------------------------------------------------------------------------------------
+# scikit-learn's LinearModelLoss as a second oracle
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", ["C", "F", "csr_matrix", "csc_array"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("C", CS)
+def test_matches_sklearn_linear_model_loss(rng, layout, fit_intercept, weighted, C):
+    from sklearn._loss.loss import HalfMultinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    n_classes, n_features = 4, 5
+    loss, _, X, y, sample_weight = build(
+        rng, layout, np.float64, weighted, C, fit_intercept, n_classes=n_classes
+    )
+    sk_loss = LinearModelLoss(
+        base_loss=HalfMultinomialLoss(n_classes=n_classes), fit_intercept=fit_intercept
+    )
+    params = random_params(rng, n_classes, n_features, fit_intercept)
+    direction = rng.standard_normal(loss.n_dof)
+
+    def to_sklearn(p):
+        # sklearn's 2-D layout: (n_classes, n_features + 1), intercept last column
+        coef, intercept = split(p, n_classes, n_features, fit_intercept)
+        return coef.copy() if intercept is None else np.column_stack([coef, intercept])
+
+    def from_sklearn(a):
+        return flat(a[:, :n_features], a[:, n_features] if fit_intercept else None)
+
+    alpha = 0.0 if np.isinf(C) else 1.0 / (C * loss.sw_sum)
+    sk_f, sk_grad = sk_loss.loss_gradient(
+        to_sklearn(params), X, y.astype(np.float64), sample_weight, l2_reg_strength=alpha
+    )
+    f, grad = loss.loss_gradient(params)
+    assert f == pytest.approx(sk_f, rel=1e-10)
+    assert_allclose(grad, from_sklearn(sk_grad), rtol=1e-10, atol=1e-12)
+
+    _, sk_hessp = sk_loss.gradient_hessian_product(
+        to_sklearn(params), X, y.astype(np.float64), sample_weight, l2_reg_strength=alpha
+    )
+    expected = from_sklearn(sk_hessp(to_sklearn(direction)))
+    assert_allclose(loss.hessp(params, direction), expected, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# Invariances
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+def test_integer_weights_equal_repeated_rows(rng, layout, dtype, fit_intercept, C):
+    X, y, _ = make_data(rng, "C", dtype, n_samples=60)
+    counts = rng.integers(1, 4, size=60)
+    X_rep, y_rep = np.repeat(X, counts, axis=0), np.repeat(y, counts)
+    weighted = SoftmaxLoss(
+        as_layout(X, layout), y, 3, counts.astype(np.float64), C=C,
+        fit_intercept=fit_intercept,
+    )
+    repeated = SoftmaxLoss(
+        as_layout(X_rep, layout), y_rep, 3, None, C=C, fit_intercept=fit_intercept
+    )
+    assert weighted.sw_sum == repeated.sw_sum == counts.sum()
+    params = random_params(rng, 3, 5, fit_intercept)
+    direction = rng.standard_normal(weighted.n_dof)
+    assert_close(weighted.objective(params), repeated.objective(params), dtype)
+    # gradient and Hessian of F = scale * f
+    f_w, grad_w = weighted.loss_gradient(params)
+    f_r, grad_r = repeated.loss_gradient(params)
+    assert_close(weighted.scale * grad_w, repeated.scale * grad_r, dtype)
+    assert_close(
+        weighted.scale * weighted.hessp(params, direction),
+        repeated.scale * repeated.hessp(params, direction),
+        dtype,
+    )
+
+
+@pytest.mark.parametrize("layout", DENSE_LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("block_rows", [1, 7, 64, 1000])
+def test_block_rows_invariance(rng, layout, dtype, fit_intercept, weighted, block_rows):
+    X, y, sample_weight = make_data(rng, layout, dtype, weighted, n_samples=100)
+    kwargs = dict(C=0.3, fit_intercept=fit_intercept)
+    one_block = SoftmaxLoss(X, y, 3, sample_weight, **kwargs)
+    blocked = SoftmaxLoss(X, y, 3, sample_weight, block_rows=block_rows, **kwargs)
+    assert len(blocked.blocks) == -(-100 // block_rows)
+    params = random_params(rng, 3, 5, fit_intercept)
+    direction = rng.standard_normal(blocked.n_dof)
+    # summation round-off only: a few ulps of the dtype
+    tol = 1e-13 if dtype == np.float64 else 2e-6
+    f1, g1 = one_block.loss_gradient(params)
+    f2, g2 = blocked.loss_gradient(params)
+    assert f2 == pytest.approx(f1, rel=tol)
+    assert_allclose(g2, g1, rtol=tol, atol=tol * np.max(np.abs(g1)))
+    h1 = one_block.hessp(params, direction)
+    h2 = blocked.hessp(params, direction)
+    assert_allclose(h2, h1, rtol=tol, atol=tol * np.max(np.abs(h1)))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+def test_zero_weight_equals_dropped_row(rng, layout, dtype, fit_intercept, C):
+    X, y, sample_weight = make_data(rng, "C", dtype, weighted=True)
+    zero = rng.random(120) < 0.25
+    sample_weight[zero] = 0.0
+    # a zero-weight row may hold anything finite, even huge logits
+    X[zero] *= 50.0
+    with_zeros = SoftmaxLoss(
+        as_layout(X, layout), y, 3, sample_weight, C=C, fit_intercept=fit_intercept
+    )
+    dropped = SoftmaxLoss(
+        as_layout(X[~zero], layout), y[~zero], 3, sample_weight[~zero], C=C,
+        fit_intercept=fit_intercept,
+    )
+    params = random_params(rng, 3, 5, fit_intercept)
+    direction = rng.standard_normal(dropped.n_dof)
+    assert_close(with_zeros.objective(params), dropped.objective(params), dtype)
+    assert_close(with_zeros.loss_gradient(params)[1], dropped.loss_gradient(params)[1],
+                 dtype)
+    assert_close(with_zeros.hessp(params, direction), dropped.hessp(params, direction),
+                 dtype)
+
+
+@pytest.mark.parametrize("layout", ["C", "csr_matrix"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("factor", [0.25, 3.0])
+def test_weight_scaling_equals_C_scaling(
+    rng, layout, dtype, fit_intercept, weighted, factor
+):
+    X, y, sample_weight = make_data(rng, layout, dtype, weighted)
+    base = np.ones(120) if sample_weight is None else sample_weight
+    C = 0.7
+    scaled_weights = SoftmaxLoss(
+        X, y, 3, factor * base, C=C, fit_intercept=fit_intercept
+    )
+    scaled_C = SoftmaxLoss(X, y, 3, sample_weight, C=factor * C, fit_intercept=fit_intercept)
+    params = random_params(rng, 3, 5, fit_intercept)
+    assert_close(scaled_weights.objective(params), scaled_C.objective(params), dtype)
+    assert scaled_weights.scale == pytest.approx(scaled_C.scale, rel=1e-13)
+    assert_close(
+        scaled_weights.loss_gradient(params)[1], scaled_C.loss_gradient(params)[1], dtype
+    )
+
+
+@pytest.mark.parametrize("layout", ["C", "csc_matrix"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_permutation(rng, layout, dtype, fit_intercept, weighted):
+    n_classes, n_features = 4, 5
+    X, y, sample_weight = make_data(rng, layout, dtype, weighted, n_classes=n_classes)
+    perm = np.array([2, 0, 3, 1])  # class k is renamed perm[k]
+    kwargs = dict(C=0.5, fit_intercept=fit_intercept)
+    loss = SoftmaxLoss(X, y, n_classes, sample_weight, **kwargs)
+    permuted = SoftmaxLoss(X, perm[y], n_classes, sample_weight, **kwargs)
+
+    def permute(p):
+        coef, intercept = split(p, n_classes, n_features, fit_intercept)
+        new_coef = np.empty_like(coef)
+        new_coef[perm] = coef
+        new_intercept = None
+        if intercept is not None:
+            new_intercept = np.empty_like(intercept)
+            new_intercept[perm] = intercept
+        return flat(new_coef, new_intercept)
+
+    params = random_params(rng, n_classes, n_features, fit_intercept)
+    direction = rng.standard_normal(loss.n_dof)
+    f, grad = loss.loss_gradient(params)
+    f_perm, grad_perm = permuted.loss_gradient(permute(params))
+    assert_close(f_perm, f, dtype)
+    assert_close(grad_perm, permute(grad), dtype)
+    assert_close(
+        permuted.hessp(permute(params), permute(direction)),
+        permute(loss.hessp(params, direction)),
+        dtype,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Numerical robustness and state
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", ["C", "F", "csr_matrix", "csc_matrix"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("C", [10.0, np.inf])
+@pytest.mark.parametrize("magnitude", [1e4, 2e5])
+def test_extreme_logits(rng, layout, dtype, fit_intercept, C, magnitude):
+    """Logits of 1e4 .. 1e6: finite results, no warnings, equal to the reference."""
+    X, y, _ = make_data(rng, "C", dtype, n_samples=200)
+    sample_weight = rng.uniform(0.5, 2.0, size=200)
+    params = magnitude * random_params(rng, 3, 5, fit_intercept, scale=1.0)
+    # params as float32 would see them, so that the reference sees the same problem
+    params = params.astype(dtype).astype(np.float64)
+    # keep rows whose two top logits are far apart: there the softmax is one-hot in
+    # both dtypes, so float32 rounding of the logits cannot flip a probability
+    Z = Reference(X, y, None, 3, C, fit_intercept).logits(params)
+    top_two = np.sort(Z, axis=1)[:, -2:]
+    keep = top_two[:, 1] - top_two[:, 0] > 1e-3 * magnitude
+    # some labels are the arg max (loss ~ 0), the others cost ~|logits|
+    y = np.where(rng.random(200) < 0.3, np.argmax(Z, axis=1), y)
+    X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+    assert np.abs(Z).max() > magnitude
+    X = as_layout(X, layout)
+    loss = SoftmaxLoss(X, y, 3, sample_weight, C=C, fit_intercept=fit_intercept)
+    ref = Reference(X, y, sample_weight, 3, C, fit_intercept)
+    direction = rng.standard_normal(loss.n_dof)
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise",
+                                                divide="raise"):
+        warnings.simplefilter("error")
+        F = loss.objective(params)
+        f, grad = loss.loss_gradient(params)
+        hess_dir = loss.hessp(params, direction)
+    assert np.isfinite(F) and np.isfinite(f)
+    assert np.all(np.isfinite(grad)) and np.all(np.isfinite(hess_dir))
+    assert_close(F, ref.objective(params), dtype)
+    assert_close(f, ref.f(params), dtype)
+    # |logits| ~ 1e6 in float32 rounds each by ~0.1: looser only for float32
+    factor = 1.0 if dtype == np.float64 else 10.0
+    assert_close(grad, ref.grad(params), dtype, factor)
+    assert_close(hess_dir, ref.hessp(params, direction), dtype, factor)
+
+
+@pytest.mark.parametrize("layout", ["C", "csr_matrix"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_hessp_uses_its_own_params(rng, layout, dtype, fit_intercept):
+    loss, ref, _, _, _ = build(rng, layout, dtype, True, 0.3, fit_intercept)
+    p1 = random_params(rng, 3, 5, fit_intercept, scale=1.0)
+    p2 = random_params(rng, 3, 5, fit_intercept, scale=1.0)
+    direction = rng.standard_normal(loss.n_dof)
+    expected1 = ref.hessp(p1, direction)
+    expected2 = ref.hessp(p2, direction)
+    assert not np.allclose(expected1, expected2, rtol=1e-3)  # the test can tell
+
+    loss.loss_gradient(p1)
+    assert_close(loss.hessp(p2, direction), expected2, dtype)
+    assert_close(loss.hessp(p1, direction), expected1, dtype)
+    loss.objective(p2)
+    assert_close(loss.hessp(p1, direction), expected1, dtype)
+    # the cached point is the value, not the array: change params in place
+    params = p1.copy()
+    loss.loss_gradient(params)
+    params[:] = p2
+    assert_close(loss.hessp(params, direction), expected2, dtype)
+    # repeated hessp at the same point (cached path) stays right
+    assert_close(loss.hessp(params, 2 * direction), 2 * expected2, dtype)
+    assert_close(loss.loss_gradient(p2)[1], ref.grad(p2), dtype)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_inputs_not_modified(rng, layout, dtype, weighted):
+    X, y, sample_weight = make_data(rng, layout, dtype, weighted)
+    X_before = dense64(X)
+    y_before = y.copy()
+    sw_before = None if sample_weight is None else sample_weight.copy()
+    sparse_parts = (
+        (X.data, X.indices, X.indptr, X.data.copy(), X.format, type(X))
+        if sp.issparse(X)
+        else None
+    )
+    loss = SoftmaxLoss(X, y, 3, sample_weight, C=0.3, block_rows=16)
+    params = random_params(rng, 3, 5, True)
+    direction = rng.standard_normal(loss.n_dof)
+    loss.loss_gradient(params)
+    loss.hessp(params, direction)
+    loss.hessp(params + 1.0, direction)
+    loss.objective(params)
+
+    assert_array_equal(dense64(X), X_before)
+    assert X.dtype == dtype
+    assert_array_equal(y, y_before)
+    if sample_weight is not None:
+        assert_array_equal(sample_weight, sw_before)
+    if sparse_parts is None:
+        # dense X is cut into views, never copied
+        assert all(np.shares_memory(block[0], X) for block in loss.blocks)
+    else:
+        data, indices, indptr, data_copy, fmt, kind = sparse_parts
+        assert X.data is data and X.indices is indices and X.indptr is indptr
+        assert_array_equal(X.data, data_copy)
+        assert X.format == fmt and type(X) is kind
+        # sparse X is kept as given, one block, not converted
+        assert len(loss.blocks) == 1 and loss.blocks[0][0] is X
+
+
+# --------------------------------------------------------------------------------------
+# The block kernels
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", ["C", "F", "csr_matrix", "csc_array"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_block_kernels_unnormalised(rng, layout, dtype, fit_intercept, weighted):
+    X, y, sample_weight = make_data(rng, layout, dtype, weighted, n_samples=50)
+    sw = None if sample_weight is None else sample_weight.astype(dtype)
+    ref = Reference(X, y, sw, 3, np.inf, fit_intercept)
+    params = random_params(rng, 3, 5, fit_intercept)
+    coef, intercept = split(params, 3, 5, fit_intercept)
+    logits = np.empty((50, 3), dtype=dtype)
+    proba = np.empty((50, 3), dtype=dtype)
+    loss, grad_coef, grad_intercept = block_loss_gradient(
+        X, y, sw, logits, proba, coef, intercept
+    )
+    # C = inf reference: F is the unnormalised data term, S * grad f its gradient
+    assert isinstance(loss, float)
+    assert_close(loss, ref.objective(params), dtype)
+    assert grad_coef.dtype == np.float64 and grad_intercept.dtype == np.float64
+    expected = ref.S * ref.grad(params)
+    assert_close(grad_coef.ravel(), expected[:15], dtype)
+    P = softmax(ref.logits(params), axis=1)
+    if fit_intercept:
+        assert_close(grad_intercept, expected[15:], dtype)
+    # documented buffer contents: proba = softmax(z), logits = diag(s) (P - Y)
+    assert_close(proba, P, dtype)
+    assert_close(logits, (P - ref.Y) * ref.s[:, None], dtype)
+
+    direction = rng.standard_normal(params.size)
+    coef_dir, intercept_dir = split(direction, 3, 5, fit_intercept)
+    work = np.empty((50, 3), dtype=dtype)
+    hess_coef, hess_intercept = block_hessp(X, sw, proba, coef_dir, intercept_dir, work)
+    assert hess_coef.dtype == np.float64
+    expected = ref.S * ref.hessp(params, direction)
+    assert_close(hess_coef.ravel(), expected[:15], dtype)
+    if fit_intercept:
+        assert_close(hess_intercept, expected[15:], dtype)

@@ -13,7 +13,9 @@ def check_sample_weight(sample_weight, X):
     sklearn's private checker: it names the wrong length, a negative or non-finite
     weight, and all-zero weights in its errors.
     """
-    return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    return _check_sample_weight(
+        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    )
 
 
 def sparse_matmul_into(X, B, out):
@@ -30,6 +32,12 @@ def sparse_matmul_into(X, B, out):
     out.fill(0)
     n_rows, n_cols = X.shape
     kernel(
-        n_rows, n_cols, B.shape[1], X.indptr, X.indices, X.data,
-        np.ascontiguousarray(B).ravel(), out.reshape(-1),
+        n_rows,
+        n_cols,
+        B.shape[1],
+        X.indptr,
+        X.indices,
+        X.data,
+        np.ascontiguousarray(B).ravel(),
+        out.reshape(-1),
     )

@@ -161,17 +161,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         classes, y_encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
-                "SoftmaxRegression needs samples of at least 2 classes; "
-                f"got only class {classes[0]!r}."
+                "SoftmaxRegression needs samples of at least 2 classes; got one "
+                f"class: {classes.tolist()}."
             )
         sample_weight = self._sample_weight(X, y, y_encoded, classes, sample_weight)
         loss = SoftmaxLoss(
-            X, y_encoded.astype(np.intp, copy=False), len(classes), sample_weight,
-            C=self.C, fit_intercept=self.fit_intercept,
+            X,
+            y_encoded.astype(np.intp, copy=False),
+            len(classes),
+            sample_weight,
+            C=self.C,
+            fit_intercept=self.fit_intercept,
         )
         result = minimize(
-            loss, self._start(classes, X.shape[1]), solver=self.solver, tol=self.tol,
-            max_iter=self.max_iter, verbose=self.verbose,
+            loss,
+            self._start(classes, X.shape[1]),
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
         )
         coef, intercept = _unpack(result.params, len(classes), self.fit_intercept)
         # The objective is invariant to adding one vector to every class row (softmax
@@ -185,7 +193,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.coef_ = coef.astype(X.dtype)
         self.intercept_ = (
             np.zeros(len(classes), dtype=X.dtype)
-            if intercept is None else intercept.astype(X.dtype)
+            if intercept is None
+            else intercept.astype(X.dtype)
         )
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.objective_ = loss.scale * value
@@ -276,7 +285,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             ``classes_[argmax_k z_k]``.
         """
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)  # first: it checks that the model is fitted
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def predict_log_proba(self, X):
         """Return the log-probabilities, the log-softmax of the logits.

@@ -10,8 +10,8 @@ sample weights (1 when absent), ``S = sum_i s_i``. This is LogisticRegression's
 multinomial objective. scipy is handed the same minimiser at a scale where the gradient
 is of order one, so that ``tol`` means what it means for LogisticRegression's lbfgs::
 
-    f = F / (C * S) = 1/S * sum_i s_i * CE_i + alpha / 2 * ||W||_F^2,  alpha = 1 / (C * S)
-                                            (C = inf: f = F / S, alpha = 0)
+    f = F / (C * S) = 1/S * sum_i s_i * CE_i + alpha / 2 * ||W||_F^2
+    alpha = 1 / (C * S)                     (C = inf: f = F / S, alpha = 0)
     grad_W = 1/S * (P - Y)^T diag(s) X + alpha * W,     grad_b = 1/S * (P - Y)^T s
     hessp(V, v):  Z_V = X V^T + v,   R = P * (Z_V - rowsum(P * Z_V))
                   H[V] = 1/S * R^T diag(s) X + alpha * V,   H[v] = 1/S * R^T s
@@ -171,7 +171,14 @@ class SoftmaxLoss:
     """
 
     def __init__(
-        self, X, y, n_classes, sample_weight=None, *, C=1.0, fit_intercept=True,
+        self,
+        X,
+        y,
+        n_classes,
+        sample_weight=None,
+        *,
+        C=1.0,
+        fit_intercept=True,
         block_rows=None,
     ):
         n_samples, n_features = X.shape
@@ -179,8 +186,11 @@ class SoftmaxLoss:
         if sample_weight is not None:
             self.sample_weight = np.asarray(sample_weight, dtype=X.dtype)
         self.n_classes, self.fit_intercept = n_classes, fit_intercept
-        self.sw_sum = float(n_samples if sample_weight is None else np.sum(
-            sample_weight, dtype=np.float64))
+        self.sw_sum = float(
+            n_samples
+            if sample_weight is None
+            else np.sum(sample_weight, dtype=np.float64)
+        )
         # f = F / scale; alpha is the penalty strength f sees.
         self.scale = self.sw_sum * (1.0 if np.isinf(C) else C)
         self.alpha = 0.0 if np.isinf(C) else 1.0 / self.scale
@@ -198,14 +208,23 @@ class SoftmaxLoss:
         sw = self.sample_weight
         # (X, y, sample_weight, logits, proba) of each block: views, made once.
         self.blocks = [
-            (X[rows], y[rows], None if sw is None else sw[rows], self._logits[rows],
-             self._proba[rows])
-            for rows in map(slice, range(0, n_samples, block_rows),
-                            range(block_rows, n_samples + block_rows, block_rows))
+            (
+                X[rows],
+                y[rows],
+                None if sw is None else sw[rows],
+                self._logits[rows],
+                self._proba[rows],
+            )
+            for rows in map(
+                slice,
+                range(0, n_samples, block_rows),
+                range(block_rows, n_samples + block_rows, block_rows),
+            )
         ]
 
     def loss_gradient(self, params):
-        """Return ``f(params)`` as a float and its gradient, a float64 (n_dof,) array."""
+        """Return ``f(params)`` as a float and its float64 (n_dof,) gradient."""
+        params = np.asarray(params, dtype=np.float64)
         coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
         loss, grad = 0.0, np.zeros_like(params)
         grad_coef, grad_intercept = _unpack(grad, self.n_classes, self.fit_intercept)
@@ -219,6 +238,8 @@ class SoftmaxLoss:
                 grad_intercept += block_grad_intercept
         self._proba_params = params.copy()
         grad /= self.sw_sum
+        if self.alpha == 0:  # C = inf: no penalty (and no 0 * inf for huge coef)
+            return loss / self.sw_sum, grad
         grad_coef += self.alpha * coef
         penalty = 0.5 * self.alpha * float(np.dot(coef.ravel(), coef.ravel()))
         return loss / self.sw_sum + penalty, grad

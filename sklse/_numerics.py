@@ -39,7 +39,7 @@ _BLOCK_BYTES = 1024 * 1024
 
 
 def _shifted_exp(z, t_out, e_out):
-    """Write ``t_out = z - c`` and ``e_out = exp(t_out)``; return ``c`` and ``log(sum)``.
+    """Write ``t_out = z - c`` and ``e_out = exp(t_out)``; return ``c``, ``log(sum)``.
 
     ``z``, ``t_out``, ``e_out`` have shape (..., n); ``t_out`` may be ``z`` and
     ``e_out`` may be ``t_out``. Returns ``shift`` and ``log_sum``, both of shape

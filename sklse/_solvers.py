@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import optimize
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["SOLVERS", "SolverResult"]
 
@@ -64,7 +64,11 @@ class _Monitor:
 
 def _lbfgs(params, monitor, max_iter):
     return optimize.minimize(
-        monitor, params, method="L-BFGS-B", jac=True, callback=monitor.callback,
+        monitor,
+        params,
+        method="L-BFGS-B",
+        jac=True,
+        callback=monitor.callback,
         options={
             "maxiter": max_iter,
             "maxls": 50,  # scipy's 20 gives up early on badly scaled problems
@@ -76,7 +80,11 @@ def _lbfgs(params, monitor, max_iter):
 
 def _trust_ncg(params, monitor, max_iter):
     return optimize.minimize(
-        monitor, params, method="trust-ncg", jac=True, hessp=monitor.loss.hessp,
+        monitor,
+        params,
+        method="trust-ncg",
+        jac=True,
+        hessp=monitor.loss.hessp,
         callback=monitor.callback,
         # gtol bounds the 2-norm, so scipy never stops before our max-norm test.
         options={"maxiter": max_iter, "gtol": monitor.tol},
@@ -84,6 +92,19 @@ def _trust_ncg(params, monitor, max_iter):
 
 
 SOLVERS = {"lbfgs": _lbfgs, "trust-ncg": _trust_ncg}
+
+
+_controllers = []  # one ThreadpoolController, made on first use
+
+
+def _one_blas_thread():
+    """Return a context manager that limits every BLAS pool to one thread.
+
+    Creating a controller scans the loaded libraries (~3 ms); it is made once.
+    """
+    if not _controllers:
+        _controllers.append(ThreadpoolController())
+    return _controllers[0].limit(limits=1, user_api="blas")
 
 
 def minimize(loss, params, *, solver="lbfgs", tol=1e-4, max_iter=100, verbose=0):
@@ -117,7 +138,7 @@ def minimize(loss, params, *, solver="lbfgs", tol=1e-4, max_iter=100, verbose=0)
     # iterations) 0.68 s vs 0.58 s. One thread per fit; parallelism comes from
     # running fits side by side (n_jobs of GridSearchCV, cross_val_score).
     if max_iter > 0:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             result = SOLVERS[solver](params, monitor, max_iter)
         params = result.x
     if not np.array_equal(params, monitor.params):

@@ -1,0 +1,8 @@
+"""Repository-wide pytest set-up, loaded before any test module imports scipy."""
+
+import os
+
+# scikit-learn's check_array_api_input skips itself unless scipy was imported with
+# array API support switched on; with it, the check runs (on numpy inputs) instead of
+# being skipped. It must be set before the first `import scipy`.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")

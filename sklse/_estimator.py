@@ -16,8 +16,25 @@ from sklse._loss import SoftmaxLoss, _pack, _unpack
 from sklse._numerics import log_softmax, softmax
 from sklse._solvers import SOLVERS, minimize
 
-_ACCEPT_SPARSE = ("csr", "csc")
-_FLOAT_DTYPES = (np.float64, np.float32)
+
+def _validate_data(estimator, *args, **kwargs):
+    """Call sklearn's ``validate_data`` for CSR/CSC or dense float32/float64 X.
+
+    numpy's own message for string X ("could not convert string to float") does not
+    say which input is at fault; this one does.
+    """
+    try:
+        return validate_data(
+            estimator,
+            *args,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            **kwargs,
+        )
+    except ValueError as error:
+        if "could not convert string" in str(error):
+            raise ValueError(f"X must be numeric; {error}") from error
+        raise
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -105,7 +122,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="right")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [StrOptions(set(SOLVERS))],
@@ -154,9 +171,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
-        X, y = validate_data(
-            self, X, y, accept_sparse=_ACCEPT_SPARSE, dtype=_FLOAT_DTYPES
-        )
+        X, y = _validate_data(self, X, y)
         check_classification_targets(y)
         classes, y_encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -200,15 +215,29 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.objective_ = loss.scale * value
         self.gradient_norm_ = float(np.max(np.abs(grad)))
         if not result.converged:
-            warnings.warn(
-                f"SoftmaxRegression (solver={self.solver!r}) did not converge in "
-                f"{result.n_iter} iterations: max|gradient| = "
-                f"{self.gradient_norm_:.2e} > tol = {self.tol:.1e}. Increase max_iter "
-                "or scale the features (e.g. with StandardScaler).",
-                category=ConvergenceWarning,
-                stacklevel=2,
-            )
+            self._warn_not_converged(result)
         return self
+
+    def _warn_not_converged(self, result):
+        """Warn with the reason the solver stopped above ``tol`` and a remedy."""
+        what = (
+            f"SoftmaxRegression (solver={self.solver!r}) stopped after "
+            f"{result.n_iter} iteration(s) with max|gradient| = "
+            f"{self.gradient_norm_:.2e} > tol = {self.tol:.1e}"
+        )
+        if result.n_iter >= self.max_iter:
+            remedy = (
+                f"max_iter={self.max_iter} was reached: increase max_iter or scale "
+                "the features (e.g. with StandardScaler)."
+            )
+        else:
+            remedy = (
+                f"scipy: {result.message!r}. The objective no longer decreases in "
+                "floating point, so this tol is below what the solver reaches here: "
+                "use a larger tol"
+                + (" or solver='trust-ncg'." if self.solver == "lbfgs" else ".")
+            )
+        warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=3)
 
     def _sample_weight(self, X, y, y_encoded, classes, sample_weight):
         """Return the checked sample weights times the class weights, or None."""
@@ -217,9 +246,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X)
         if self.class_weight is not None:
-            class_weight = compute_class_weight(
-                self.class_weight, classes=classes, y=y, sample_weight=sample_weight
-            )
+            class_weight = self._class_weight(y, y_encoded, classes, sample_weight)
             weight = class_weight[y_encoded]
             # A new array: the caller's sample_weight is never modified.
             sample_weight = weight if sample_weight is None else sample_weight * weight
@@ -229,6 +256,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 "one sample needs a positive weight."
             )
         return sample_weight
+
+    def _class_weight(self, y, y_encoded, classes, sample_weight):
+        """Return the weight of each class, checked finite and non-negative."""
+        if isinstance(self.class_weight, str):  # "balanced": n / (K * weighted count)
+            totals = np.bincount(y_encoded, weights=sample_weight)
+            if np.any(totals == 0):
+                raise ValueError(
+                    'class_weight="balanced" needs a positive total sample_weight in '
+                    f"every class; got 0 for class(es) {classes[totals == 0].tolist()}."
+                )
+        class_weight = compute_class_weight(
+            self.class_weight, classes=classes, y=y, sample_weight=sample_weight
+        )
+        if not np.all(np.isfinite(class_weight) & (class_weight >= 0)):
+            raise ValueError(
+                "class_weight must be finite and non-negative; got "
+                f"{dict(zip(classes.tolist(), class_weight.tolist(), strict=True))}."
+            )
+        return class_weight
 
     def _start(self, classes, n_features):
         """Return the starting ``params``: the fitted model on warm start, else 0."""
@@ -246,9 +292,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _logits(self, X):
         """Return ``X @ coef_.T + intercept_`` of shape (n_samples, n_classes)."""
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse=_ACCEPT_SPARSE, dtype=_FLOAT_DTYPES, reset=False
-        )
+        X = _validate_data(self, X, reset=False)
         logits = np.asarray(X @ self.coef_.T)
         logits += self.intercept_
         return logits

@@ -46,6 +46,9 @@ def _shifted_exp(z, t_out, e_out):
     (..., 1), with ``log_sum = log(sum_k exp(z_k - shift))`` computed as
     ``log1p(rest) + (max - shift)``, exact for the non-finite rows of the module table.
     """
+    if z.shape[-1] == 0:  # an empty sum: log(0) = -inf, as in scipy
+        shape = z.shape[:-1] + (1,)
+        return np.zeros(shape, dtype=z.dtype), np.full(shape, -np.inf, dtype=z.dtype)
     idx = np.argmax(z, axis=-1, keepdims=True)  # argmax finds a nan first, as max does
     row_max = np.take_along_axis(z, idx, axis=-1)
     # Arithmetic between infinities gives nan: shift by 0 on non-finite rows, and let
@@ -63,48 +66,52 @@ def _shifted_exp(z, t_out, e_out):
     return shift, log_sum
 
 
-def _as_float_array(a, name):
-    """Return ``a`` as a real floating ndarray, keeping float32 and float64."""
+def _as_float_array(a):
+    """Return ``a`` as a float32 or float64 ndarray of at least one dimension."""
     a = np.asarray(a)
-    if a.dtype.kind in "biu":
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"a must be a real numeric array; got dtype {a.dtype}.")
+    if a.ndim == 0:
+        raise ValueError("a must have at least one dimension; got a scalar.")
+    if a.dtype not in (np.float32, np.float64):
         return a.astype(np.float64)
-    if a.dtype.kind != "f":
-        raise TypeError(f"{name} must be a real numeric array; got dtype {a.dtype}.")
     return a
 
 
-def _check_out(out, shape, dtype):
-    """Raise unless ``out`` is an ndarray of the given shape and dtype."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}.")
-    if out.shape != shape or out.dtype != dtype:
-        raise ValueError(
-            f"out must have shape {shape} and dtype {dtype}; "
-            f"got shape {out.shape} and dtype {out.dtype}."
-        )
-    return out
+def _prepare(a, axis, out, keep_axis):
+    """Validate ``a`` and ``out``; return ``z`` (axis last), the out view, ``out``.
+
+    ``out`` is allocated when None. An ``out`` that overlaps ``a`` without being
+    ``a`` would be read after being written: ``z`` is then a copy.
+    """
+    a = _as_float_array(a)
+    z = np.moveaxis(a, axis, -1)
+    shape = a.shape if keep_axis else z.shape[:-1]
+    if out is None:
+        out = np.empty(shape, dtype=a.dtype)
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}.")
+        if out.shape != shape or out.dtype != a.dtype:
+            raise ValueError(
+                f"out must have shape {shape} and dtype {a.dtype}; "
+                f"got shape {out.shape} and dtype {out.dtype}."
+            )
+        if out is not a and np.may_share_memory(out, a):
+            z = z.copy()
+    return z, (np.moveaxis(out, axis, -1) if keep_axis else out), out
 
 
 def _row_blocks(z):
-    """Yield slices of rows of a 2-D ``z`` that fit in ``_BLOCK_BYTES``; else all."""
+    """Return the row slices of a 2-D ``z`` in ``_BLOCK_BYTES`` blocks, else ``[...]``.
+
+    Also returns a scratch array of one block's shape.
+    """
     if z.ndim != 2:
-        yield (...,)
-        return
+        return [(...,)], np.empty_like(z)
     n_rows = max(1, _BLOCK_BYTES // max(1, z.shape[1] * z.itemsize))
-    for start in range(0, z.shape[0], n_rows):
-        yield slice(start, start + n_rows)
-
-
-def _prepare(a, axis, out, name="a"):
-    """Validate input and ``out``; return them with ``axis`` moved last, and ``out``."""
-    a = _as_float_array(a, name)
-    if a.ndim == 0:
-        raise ValueError(f"{name} must have at least one dimension; got a scalar.")
-    if out is None:
-        out = np.empty_like(a, order="C")
-    else:
-        _check_out(out, a.shape, a.dtype)
-    return np.moveaxis(a, axis, -1), np.moveaxis(out, axis, -1), out
+    scratch = np.empty((min(n_rows, z.shape[0]), z.shape[1]), dtype=z.dtype)
+    return [slice(i, i + n_rows) for i in range(0, z.shape[0], n_rows)], scratch
 
 
 def logsumexp(a, axis=-1, out=None):
@@ -113,7 +120,8 @@ def logsumexp(a, axis=-1, out=None):
     Parameters
     ----------
     a : array_like of float
-        Input values. float32 and float64 are kept; integers become float64.
+        Input values. float32 and float64 are kept; other real dtypes become
+        float64.
     axis : int, default=-1
         Axis to reduce.
     out : ndarray, optional
@@ -136,18 +144,14 @@ def logsumexp(a, axis=-1, out=None):
     >>> float(logsumexp([0.0, -40.0]))  # log1p keeps the small term
     4.248354255291589e-18
     """
-    z = np.moveaxis(_as_float_array(a, "a"), axis, -1)
-    if out is None:
-        out = np.empty(z.shape[:-1], dtype=z.dtype)
-    else:
-        _check_out(out, z.shape[:-1], z.dtype)
-    scratch = np.empty_like(z[next(_row_blocks(z))])
+    z, _, result = _prepare(a, axis, out, keep_axis=False)
+    blocks, scratch = _row_blocks(z)
     with np.errstate(all="ignore"):  # non-finite rows get the documented inf/nan
-        for rows in _row_blocks(z):
-            block = scratch[: z[rows].shape[0]] if z.ndim == 2 else scratch
+        for rows in blocks:
+            block = scratch[: len(z[rows])] if z.ndim == 2 else scratch
             shift, log_sum = _shifted_exp(z[rows], block, block)
-            out[rows] = (shift + log_sum)[..., 0]
-    return out if out.ndim else out[()]
+            result[rows] = (shift + log_sum)[..., 0]
+    return result if out is not None or result.ndim else result[()]
 
 
 def log_softmax(a, axis=-1, out=None):
@@ -161,7 +165,7 @@ def log_softmax(a, axis=-1, out=None):
         Axis along which the entries are normalised.
     out : ndarray, optional
         Array of ``a``'s shape and dtype that receives the result; may be ``a`` itself
-        to work in place.
+        to work in place (any other overlap with ``a`` costs a copy of ``a``).
 
     Returns
     -------
@@ -177,12 +181,12 @@ def log_softmax(a, axis=-1, out=None):
     >>> log_softmax(np.array([1000.0, 1.0]))
     array([   0., -999.])
     """
-    z, out_view, out = _prepare(a, axis, out)
-    scratch = np.empty_like(z[next(_row_blocks(z))])
+    z, out_view, out = _prepare(a, axis, out, keep_axis=True)
+    blocks, scratch = _row_blocks(z)
     with np.errstate(all="ignore"):  # non-finite rows get the documented inf/nan
-        for rows in _row_blocks(z):
+        for rows in blocks:
             t = out_view[rows]
-            e = scratch[: t.shape[0]] if z.ndim == 2 else scratch
+            e = scratch[: len(t)] if z.ndim == 2 else scratch
             # t holds z - c in place; the exps go to the small scratch and are dropped.
             _, log_sum = _shifted_exp(z[rows], t, e)
             t -= log_sum
@@ -200,7 +204,7 @@ def softmax(a, axis=-1, out=None):
         Axis along which the entries are normalised.
     out : ndarray, optional
         Array of ``a``'s shape and dtype that receives the result; may be ``a`` itself
-        to work in place.
+        to work in place (any other overlap with ``a`` costs a copy of ``a``).
 
     Returns
     -------
@@ -221,9 +225,9 @@ def softmax(a, axis=-1, out=None):
     >>> softmax(np.array([-1000.0, 1000.0, -1000.0, 5.0, 10.0, 0.001]))
     array([0., 1., 0., 0., 0., 0.])
     """
-    z, out_view, out = _prepare(a, axis, out)
+    z, out_view, out = _prepare(a, axis, out, keep_axis=True)
     with np.errstate(all="ignore"):  # non-finite rows get the documented nan
-        for rows in _row_blocks(z):
+        for rows in _row_blocks(z)[0]:
             e = out_view[rows]
             _, log_sum = _shifted_exp(z[rows], e, e)
             # A row without a finite max has no softmax; scipy gives nan throughout.

@@ -49,7 +49,10 @@ def test_grid_search_over_C_in_pipeline(data):
 def test_cross_val_score_neg_log_loss_is_finite_and_sensible(data):
     X, y = data
     scores = cross_val_score(
-        make_pipeline(StandardScaler(), SoftmaxRegression()), X, y, cv=5,
+        make_pipeline(StandardScaler(), SoftmaxRegression()),
+        X,
+        y,
+        cv=5,
         scoring="neg_log_loss",
     )
     assert np.all(np.isfinite(scores))

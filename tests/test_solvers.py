@@ -1,0 +1,203 @@
+"""Tests of sklse._solvers.minimize on SoftmaxLoss.
+
+References are written here: the objective with ``scipy.special.logsumexp`` on a
+float64 copy of the data, and LogisticRegression's fit of the same objective. The
+gradient used to judge ``converged`` is the loss's own (tests/test_loss.py checks it
+against finite differences).
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import logsumexp, softmax
+from sklearn.linear_model import LogisticRegression
+
+from sklse._loss import SoftmaxLoss
+from sklse._solvers import SOLVERS, SolverResult, minimize
+
+ALL_SOLVERS = sorted(SOLVERS)
+N_CLASSES = 3
+
+
+def make_problem(
+    rng, layout="dense", dtype=np.float64, weighted=False, C=1.0, fit_intercept=True
+):
+    """Return (loss, X, y, sample_weight) on labels drawn from a softmax model."""
+    n_samples, n_features = 150, 4
+    X = rng.standard_normal((n_samples, n_features))
+    proba = softmax(X @ rng.standard_normal((N_CLASSES, n_features)).T, axis=1)
+    y = (rng.random((n_samples, 1)) > np.cumsum(proba, axis=1)).sum(axis=1)
+    y = np.minimum(y, N_CLASSES - 1).astype(np.intp)
+    y[:N_CLASSES] = np.arange(N_CLASSES)
+    sample_weight = rng.uniform(0.2, 3.0, size=n_samples) if weighted else None
+    if layout == "csr":
+        X[rng.random(X.shape) < 0.4] = 0.0
+        X = sp.csr_matrix(X)
+    X = X.astype(dtype)
+    loss = SoftmaxLoss(X, y, N_CLASSES, sample_weight, C=C, fit_intercept=fit_intercept)
+    return loss, X, y, sample_weight
+
+
+def split(params, n_features, fit_intercept):
+    """The documented layout ``concatenate([W.ravel(), b])``, read independently."""
+    coef = params[: N_CLASSES * n_features].reshape(N_CLASSES, n_features)
+    intercept = params[N_CLASSES * n_features :] if fit_intercept else np.zeros(3)
+    return coef, intercept
+
+
+def objective(X, y, coef, intercept, C, sample_weight=None):
+    """Float64 ``F = C * sum_i s_i (logsumexp(z_i) - z_{i, y_i}) + 1/2 ||W||_F^2``."""
+    X = (X.toarray() if sp.issparse(X) else X).astype(np.float64)
+    Z = X @ coef.T + intercept
+    row_loss = logsumexp(Z, axis=1) - Z[np.arange(len(y)), y]
+    s = np.ones(len(y)) if sample_weight is None else sample_weight
+    data = np.dot(s, row_loss)
+    return data if np.isinf(C) else C * data + 0.5 * np.sum(coef**2)
+
+
+def centred(coef, intercept):
+    """Remove what the objective cannot see: a common shift of the class rows."""
+    return coef - coef.mean(axis=0), intercept - intercept.mean()
+
+
+def max_abs_grad(loss, params):
+    return np.max(np.abs(loss.loss_gradient(params)[1]))
+
+
+CONFIGS = {
+    "dense": {},
+    "weighted-no-intercept": {"weighted": True, "fit_intercept": False, "C": 0.3},
+    "csr-weighted": {"layout": "csr", "weighted": True, "C": 10.0},
+    "no-penalty": {"C": np.inf},
+    "float32": {"dtype": np.float32},
+}
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_every_solver_reaches_the_same_optimum(rng, config):
+    kwargs = CONFIGS[config]
+    loss, X, y, sample_weight = make_problem(rng, **kwargs)
+    C, fit_intercept = kwargs.get("C", 1.0), kwargs.get("fit_intercept", True)
+    lr = LogisticRegression(
+        C=C, fit_intercept=fit_intercept, solver="newton-cholesky", tol=1e-12
+    ).fit(X.astype(np.float64), y, sample_weight=sample_weight)
+    lr_intercept = lr.intercept_ if fit_intercept else np.zeros(N_CLASSES)
+    f_lr = objective(X, y, lr.coef_, lr_intercept, C, sample_weight)
+    # float32 logits carry ~1e-7 relative error: a looser tol and comparison.
+    is32 = kwargs.get("dtype") == np.float32
+    tol, rtol, atol = (1e-5, 1e-8, 1e-4) if is32 else (1e-8, 1e-12, 1e-6)
+
+    models = []
+    for solver in ALL_SOLVERS:
+        result = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=tol)
+        assert isinstance(result, SolverResult)
+        assert result.converged, solver
+        coef, intercept = split(result.params, X.shape[1], fit_intercept)
+        f = objective(X, y, coef, intercept, C, sample_weight)
+        assert_allclose(f, f_lr, rtol=rtol, err_msg=solver)
+        models.append((f, *centred(coef, intercept)))
+    lr_coef, lr_intercept = centred(lr.coef_, lr_intercept)
+    for f, coef, intercept in models:
+        assert_allclose(f, models[0][0], rtol=rtol)
+        assert_allclose(coef, lr_coef, rtol=0, atol=atol)
+        assert_allclose(intercept, lr_intercept, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+@pytest.mark.parametrize("start_dtype", [np.float32, np.float64])
+def test_params_are_float64_for_float32_data(rng, solver, start_dtype):
+    loss, *_ = make_problem(rng, dtype=np.float32)
+    for max_iter in [0, 1, 50]:
+        start = np.zeros(loss.n_dof, dtype=start_dtype)
+        result = minimize(loss, start, solver=solver, tol=1e-5, max_iter=max_iter)
+        assert result.params.dtype == np.float64
+        assert result.params.shape == (loss.n_dof,)
+
+
+@pytest.mark.parametrize(
+    "tol, max_iter, expected",
+    [(1e-6, 200, True), (1e-2, 200, True), (1e-10, 2, False), (0.0, 5, False)],
+)
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_converged_iff_gradient_below_tol(rng, solver, tol, max_iter, expected):
+    loss, *_ = make_problem(rng, weighted=True)
+    start = np.zeros(loss.n_dof)
+    result = minimize(loss, start, solver=solver, tol=tol, max_iter=max_iter)
+    assert result.converged == (max_abs_grad(loss, result.params) <= tol)
+    assert result.converged == expected
+    assert 0 < result.n_iter <= max_iter
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 3])
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_converged_threshold_is_tol_itself(rng, solver, max_iter):
+    """With tol just above / below the gradient reached, converged follows it."""
+    loss, *_ = make_problem(rng)
+    start = np.zeros(loss.n_dof)
+    reached = minimize(loss, start, solver=solver, tol=0.0, max_iter=max_iter)
+    grad_norm = max_abs_grad(loss, reached.params)
+    for factor in [0.5, 0.99, 1.0, 1.01, 2.0]:
+        tol = factor * grad_norm
+        result = minimize(loss, start, solver=solver, tol=tol, max_iter=max_iter)
+        assert result.converged == (max_abs_grad(loss, result.params) <= tol)
+        if factor < 1:  # the same iterates, or an earlier stop at a smaller gradient
+            assert not result.converged or result.n_iter < max_iter
+        else:
+            assert result.converged
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_max_iter_zero_returns_the_start(rng, solver):
+    loss, *_ = make_problem(rng)
+    start = 0.1 * rng.standard_normal(loss.n_dof)
+    start_copy = start.copy()
+    result = minimize(loss, start, solver=solver, tol=1e-8, max_iter=0)
+    assert result.n_iter == 0
+    assert not result.converged
+    assert_array_equal(result.params, start_copy)
+    assert_array_equal(start, start_copy)
+    result.params[:] = 0.0  # the result is not a view of the caller's array
+    assert_array_equal(start, start_copy)
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_caller_start_not_modified(rng, solver):
+    loss, *_ = make_problem(rng)
+    start = 0.1 * rng.standard_normal(loss.n_dof)
+    start_copy = start.copy()
+    result = minimize(loss, start, solver=solver, tol=1e-8)
+    assert result.converged
+    assert_array_equal(start, start_copy)
+    assert not np.shares_memory(result.params, start)
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_max_iter_one(rng, solver):
+    loss, *_ = make_problem(rng)
+    result = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=1e-8, max_iter=1)
+    assert result.n_iter == 1
+    assert not result.converged
+    start_grad = max_abs_grad(loss, np.zeros(loss.n_dof))
+    assert max_abs_grad(loss, result.params) < start_grad  # it did take a step
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_stopping_criterion_is_the_gradient(rng, solver, config):
+    loss, *_ = make_problem(rng, **CONFIGS[config])
+    result = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=1e-5)
+    assert result.converged
+    assert max_abs_grad(loss, result.params) <= 1e-5
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_verbose_prints_each_iteration(rng, capsys, solver):
+    loss, *_ = make_problem(rng)
+    result = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=1e-6, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == result.n_iter > 0
+    assert all(line.startswith(f"[{solver}]") and "objective" in line for line in lines)
+    silent = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=1e-6)
+    assert capsys.readouterr().out == ""
+    assert_array_equal(silent.params, result.params)

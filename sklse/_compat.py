@@ -18,19 +18,22 @@ def check_sample_weight(sample_weight, X):
     )
 
 
-def sparse_matmul_into(X, B, out):
-    """Write ``X @ B`` into ``out`` for a CSR or CSC ``X`` without allocating.
+def sparse_matmul_into(X, B, out, *, transpose=False):
+    """Write ``X @ B`` (or ``X.T @ B``) into ``out`` for CSR/CSC ``X``; no allocation.
 
-    ``X @ B`` in scipy returns a new (n_rows, k) array at every call; its kernels
-    (``csr_matvecs``, ``csc_matvecs``, which ``X @ B`` itself calls) add into a buffer
-    we own, so the loss reuses its logits buffer. B is (n_features, k), ``out``
-    (n_rows, k) C-contiguous, all three of X's dtype.
+    ``X @ B`` in scipy returns a new array at every call; its kernels (``csr_matvecs``,
+    ``csc_matvecs``, which ``X @ B`` itself calls) add into a buffer we own. ``X`` is
+    anything with scipy's ``format``, ``shape``, ``indptr``, ``indices`` and ``data``;
+    ``indptr`` may be a slice of a larger matrix's (its entries index ``indices``
+    and ``data`` absolutely). ``X.T`` of CSR is CSC on the same arrays and vice versa.
+    B is (n_cols, k), ``out`` (n_rows, k) C-contiguous, all of X's dtype.
     """
-    kernel = {"csr": _sparsetools.csr_matvecs, "csc": _sparsetools.csc_matvecs}[
-        X.format
-    ]
-    out.fill(0)
     n_rows, n_cols = X.shape
+    fmt = X.format
+    if transpose:
+        n_rows, n_cols, fmt = n_cols, n_rows, {"csr": "csc", "csc": "csr"}[fmt]
+    kernel = {"csr": _sparsetools.csr_matvecs, "csc": _sparsetools.csc_matvecs}[fmt]
+    out.fill(0)
     kernel(
         n_rows,
         n_cols,

@@ -9,10 +9,10 @@ All three functions reduce along one axis (default the last) and share one kerne
     softmax(z)     = exp(z - c) / sum_k exp(z_k - c)
 
 ``exp(z_k - c) <= 1`` cannot overflow, and the max term is exactly 1, so the sum lies in
-``[1, n]`` and its log is finite. For precision the max term is kept out of the sum:
-``log(sum) = log1p(rest)``, where ``rest`` sums every other term, so that
-``LSE([0, -40])`` is ``4.25e-18`` and not ``0`` (the same device as
-``scipy.special.logsumexp``).
+``[1, n]`` and its log is finite. For precision, where the other terms add up to less
+than 0.5 the max term is kept out of the sum: ``log(sum) = log1p(rest)``, ``rest`` the
+sum of every other term, so that ``LSE([0, -40])`` is ``4.25e-18`` and not ``0`` (the
+same device as ``scipy.special.logsumexp``).
 
 Non-finite input gives what ``scipy.special`` gives (scipy 1.17):
 
@@ -38,31 +38,43 @@ __all__ = ["log_softmax", "logsumexp", "softmax"]
 _BLOCK_BYTES = 1024 * 1024
 
 
-def _shifted_exp(z, t_out, e_out):
+def _row_max(z, axis):
+    """Return the max of ``z`` along ``axis``, keepdims; a nan in a row wins."""
+    if axis in (-1, z.ndim - 1):
+        # numpy reduces short contiguous rows slowly; its argmax is 4x faster there
+        # (100000 x 10: 3.2 ms against 4.2 ms for max, 0.5 ms against 2.2 for K = 5).
+        return np.take_along_axis(z, np.argmax(z, axis=axis, keepdims=True), axis)
+    return np.max(z, axis=axis, keepdims=True)
+
+
+def _shifted_exp(z, t_out, e_out, axis=-1):
     """Write ``t_out = z - c`` and ``e_out = exp(t_out)``; return ``c``, ``log(sum)``.
 
-    ``z``, ``t_out``, ``e_out`` have shape (..., n); ``t_out`` may be ``z`` and
-    ``e_out`` may be ``t_out``. Returns ``shift`` and ``log_sum``, both of shape
-    (..., 1), with ``log_sum = log(sum_k exp(z_k - shift))`` computed as
-    ``log1p(rest) + (max - shift)``, exact for the non-finite rows of the module table.
+    ``z``, ``t_out``, ``e_out`` have the same shape; ``t_out`` may be ``z`` and
+    ``e_out`` may be ``t_out``. Returns ``shift`` and ``log_sum``, reduced along
+    ``axis`` with keepdims, ``log_sum = log(sum_k exp(z_k - shift))``: ``inf``,
+    ``-inf`` or ``nan`` on the non-finite rows of the module table.
     """
-    if z.shape[-1] == 0:  # an empty sum: log(0) = -inf, as in scipy
-        shape = z.shape[:-1] + (1,)
+    if z.shape[axis] == 0:  # an empty sum: log(0) = -inf, as in scipy
+        shape = list(z.shape)
+        shape[axis] = 1
         return np.zeros(shape, dtype=z.dtype), np.full(shape, -np.inf, dtype=z.dtype)
-    idx = np.argmax(z, axis=-1, keepdims=True)  # argmax finds a nan first, as max does
-    row_max = np.take_along_axis(z, idx, axis=-1)
-    # Arithmetic between infinities gives nan: shift by 0 on non-finite rows, and let
-    # `row_max - shift` below put the infinity (or nan) back into log_sum.
+    row_max = _row_max(z, axis)
+    # Arithmetic between infinities gives nan: shift by 0 on non-finite rows; the
+    # infinity (or nan) then reaches log_sum through the sum.
     shift = np.where(np.isfinite(row_max), row_max, 0).astype(z.dtype, copy=False)
     np.subtract(z, shift, out=t_out)
     np.exp(t_out, out=e_out)
-    # The max term is exp(0) = 1 on finite rows: sum the others on their own.
-    top = np.take_along_axis(e_out, idx, axis=-1)
-    np.put_along_axis(e_out, idx, 0, axis=-1)
-    rest = e_out.sum(axis=-1, keepdims=True)
-    np.put_along_axis(e_out, idx, top, axis=-1)
-    log_sum = np.log1p(rest)
-    log_sum += row_max - shift  # 0 on finite rows; +-inf or nan on the others
+    total = np.sum(e_out, axis=axis, keepdims=True)
+    log_sum = np.log(total)
+    # On a finite row the max term is exactly exp(0) = 1, so 1 <= total. Where the
+    # other terms add up to less than 0.5, each is < 1 and log(total) has lost their
+    # digits below eps: sum them without the max term and take log1p, so that
+    # LSE([0, -40]) is 4.25e-18, not 0. (e_out may be t_out: mask on e, not t.)
+    small = (total >= 1) & (total < 1.5)
+    if small.any():
+        rest = np.sum(e_out * (e_out < 1), axis=axis, keepdims=True)
+        np.log1p(rest, out=log_sum, where=small)
     return shift, log_sum
 
 

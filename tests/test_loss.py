@@ -21,6 +21,7 @@ from sklse._loss import (
     _unpack,
     block_hessp,
     block_loss_gradient,
+    make_block,
 )
 
 LAYOUTS = ["C", "F", "csr_matrix", "csc_matrix", "csr_array", "csc_array"]
@@ -306,8 +307,8 @@ def test_objective_matches_reference(rng, layout, dtype, fit_intercept, weighted
     assert grad.dtype == np.float64
     assert grad.shape == (loss.n_dof,)
     # buffers stay in X's dtype
-    assert loss._proba.dtype == dtype
-    assert loss._logits.dtype == dtype
+    for block in loss.blocks:
+        assert block.proba.dtype == block.logits.dtype == dtype
     assert_close(F, ref.objective(params), dtype)
     assert_close(f, ref.f(params), dtype)
     assert_close(F, loss.scale * f, np.float64)
@@ -696,14 +697,19 @@ def test_inputs_not_modified(rng, layout, dtype, weighted):
         assert_array_equal(sample_weight, sw_before)
     if sparse_parts is None:
         # dense X is cut into views, never copied
-        assert all(np.shares_memory(block[0], X) for block in loss.blocks)
+        assert all(np.shares_memory(block.X, X) for block in loss.blocks)
     else:
         data, indices, indptr, data_copy, fmt, kind = sparse_parts
         assert X.data is data and X.indices is indices and X.indptr is indptr
         assert_array_equal(X.data, data_copy)
         assert X.format == fmt and type(X) is kind
-        # sparse X is kept as given, one block, not converted
-        assert len(loss.blocks) == 1 and loss.blocks[0][0] is X
+        if fmt == "csc":  # rows of CSC cannot be cut without a copy: one block
+            assert len(loss.blocks) == 1 and loss.blocks[0].X is X
+        else:  # CSR blocks are views of X's arrays
+            assert len(loss.blocks) == -(-len(y) // 16)
+            for block in loss.blocks:
+                assert block.X.data is data and block.X.indices is indices
+                assert np.shares_memory(block.X.indptr, indptr)
 
 
 # --------------------------------------------------------------------------------------
@@ -719,11 +725,10 @@ def test_block_kernels_unnormalised(rng, layout, dtype, fit_intercept, weighted)
     ref = Reference(X, y, sw, 3, np.inf, fit_intercept)
     params = random_params(rng, 3, 5, fit_intercept)
     coef, intercept = split(params, 3, 5, fit_intercept)
-    logits = np.empty((50, 3), dtype=dtype)
-    proba = np.empty((50, 3), dtype=dtype)
-    loss, grad_coef, grad_intercept = block_loss_gradient(
-        X, y, sw, logits, proba, coef, intercept
+    block = make_block(
+        X, y, sw, 3, np.empty((50, 3), dtype) if sp.issparse(X) else None
     )
+    loss, grad_coef, grad_intercept = block_loss_gradient(block, coef, intercept)
     # C = inf reference: F is the unnormalised data term, S * grad f its gradient
     assert isinstance(loss, float)
     assert_close(loss, ref.objective(params), dtype)
@@ -733,14 +738,15 @@ def test_block_kernels_unnormalised(rng, layout, dtype, fit_intercept, weighted)
     P = softmax(ref.logits(params), axis=1)
     if fit_intercept:
         assert_close(grad_intercept, expected[15:], dtype)
-    # documented buffer contents: proba = softmax(z), logits = diag(s) (P - Y)
-    assert_close(proba, P, dtype)
-    assert_close(logits, (P - ref.Y) * ref.s[:, None], dtype)
+    # documented buffer contents (class-major): proba = softmax(z), logits = the
+    # weighted residual (P - Y) diag(s)
+    assert block.proba.shape == block.logits.shape == (3, 50)
+    assert_close(block.proba, P.T, dtype)
+    assert_close(block.logits, ((P - ref.Y) * ref.s[:, None]).T, dtype)
 
     direction = rng.standard_normal(params.size)
     coef_dir, intercept_dir = split(direction, 3, 5, fit_intercept)
-    work = np.empty((50, 3), dtype=dtype)
-    hess_coef, hess_intercept = block_hessp(X, sw, proba, coef_dir, intercept_dir, work)
+    hess_coef, hess_intercept = block_hessp(block, coef_dir, intercept_dir)
     assert hess_coef.dtype == np.float64
     expected = ref.S * ref.hessp(params, direction)
     assert_close(hess_coef.ravel(), expected[:15], dtype)

@@ -2,9 +2,20 @@
 
 import numpy as np
 from scipy.sparse import _sparsetools
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["check_sample_weight", "sparse_matmul_into"]
+__all__ = ["check_sample_weight", "effective_n_threads", "sparse_matmul_into"]
+
+
+def effective_n_threads():
+    """Return the number of threads scikit-learn's OpenMP code would use now.
+
+    All usable cores, unless OMP_NUM_THREADS or threadpoolctl's "openmp" limit say
+    fewer: joblib sets both in its workers, so fits inside GridSearchCV(n_jobs=...)
+    do not oversubscribe the machine.
+    """
+    return _openmp_effective_n_threads()
 
 
 def check_sample_weight(sample_weight, X):

@@ -11,7 +11,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sklse._compat import check_sample_weight
+from sklse._compat import check_sample_weight, effective_n_threads
 from sklse._loss import SoftmaxLoss, _pack, _unpack
 from sklse._numerics import log_softmax, softmax
 from sklse._solvers import SOLVERS, minimize
@@ -187,6 +187,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             sample_weight,
             C=self.C,
             fit_intercept=self.fit_intercept,
+            n_threads=effective_n_threads(),
         )
         result = minimize(
             loss,

@@ -725,9 +725,7 @@ def test_block_kernels_unnormalised(rng, layout, dtype, fit_intercept, weighted)
     ref = Reference(X, y, sw, 3, np.inf, fit_intercept)
     params = random_params(rng, 3, 5, fit_intercept)
     coef, intercept = split(params, 3, 5, fit_intercept)
-    block = make_block(
-        X, y, sw, 3, np.empty((50, 3), dtype) if sp.issparse(X) else None
-    )
+    block = make_block(X, y, sw, 3)
     loss, grad_coef, grad_intercept = block_loss_gradient(block, coef, intercept)
     # C = inf reference: F is the unnormalised data term, S * grad f its gradient
     assert isinstance(loss, float)
@@ -752,3 +750,21 @@ def test_block_kernels_unnormalised(rng, layout, dtype, fit_intercept, weighted)
     assert_close(hess_coef.ravel(), expected[:15], dtype)
     if fit_intercept:
         assert_close(hess_intercept, expected[15:], dtype)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "csr_matrix", "csc_matrix"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threads_give_identical_results(rng, layout, dtype):
+    # Blocks run side by side but are summed in block order: bitwise the same.
+    X, y, sample_weight = make_data(rng, layout, dtype, True, n_samples=300)
+    params = random_params(rng, 3, 5, True)
+    direction = rng.standard_normal(params.size)
+    serial = SoftmaxLoss(X, y, 3, sample_weight, block_rows=32)
+    parallel = SoftmaxLoss(X, y, 3, sample_weight, block_rows=32, n_threads=3)
+    f1, g1 = serial.loss_gradient(params)
+    f2, g2 = parallel.loss_gradient(params)
+    assert f1 == f2
+    assert_array_equal(g1, g2)
+    assert_array_equal(
+        serial.hessp(params, direction), parallel.hessp(params, direction)
+    )

@@ -4,6 +4,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -56,9 +57,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Weights per class, multiplied into ``sample_weight``. "balanced" uses
         ``n_samples / (n_classes * np.bincount(y))`` with counts weighted by
         ``sample_weight``, as LogisticRegression.
-    solver : {"lbfgs", "trust-ncg"}, default="lbfgs"
-        "lbfgs" is scipy's L-BFGS-B with the analytic gradient; "trust-ncg" is
-        scipy's trust-region Newton-CG with the exact Hessian-vector product.
+    solver : {"auto", "lbfgs", "newton-cg", "trust-ncg"}, default="auto"
+        "lbfgs" is scipy's L-BFGS-B with the analytic gradient; "newton-cg" and
+        "trust-ncg" are scipy's line-search and trust-region Newton-CG with the exact
+        Hessian-vector product (trust-ncg reaches the tightest ``tol``). "auto" is
+        "lbfgs" for dense X and "newton-cg" for sparse X, the faster of the two on
+        each kind in ``benchmarks/bench_fit.py``.
     tol : float, default=1e-4
         Stop once the largest absolute entry of the gradient of the objective
         divided by ``C * sum(sample_weight)`` is at most ``tol`` (LogisticRegression's
@@ -125,7 +129,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "C": [Interval(Real, 0, None, closed="right")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [StrOptions(set(SOLVERS))],
+        "solver": [StrOptions({"auto", *SOLVERS})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
@@ -138,7 +142,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         C=1.0,
         fit_intercept=True,
         class_weight=None,
-        solver="lbfgs",
+        solver="auto",
         tol=1e-4,
         max_iter=100,
         warm_start=False,
@@ -189,10 +193,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
             n_threads=effective_n_threads(),
         )
+        solver = self.solver
+        if solver == "auto":
+            solver = "newton-cg" if sp.issparse(X) else "lbfgs"
         result = minimize(
             loss,
             self._start(classes, X.shape[1]),
-            solver=self.solver,
+            solver=solver,
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
@@ -216,13 +223,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.objective_ = loss.scale * value
         self.gradient_norm_ = float(np.max(np.abs(grad)))
         if not result.converged:
-            self._warn_not_converged(result)
+            self._warn_not_converged(result, solver)
         return self
 
-    def _warn_not_converged(self, result):
+    def _warn_not_converged(self, result, solver):
         """Warn with the reason the solver stopped above ``tol`` and a remedy."""
         what = (
-            f"SoftmaxRegression (solver={self.solver!r}) stopped after "
+            f"SoftmaxRegression (solver={solver!r}) stopped after "
             f"{result.n_iter} iteration(s) with max|gradient| = "
             f"{self.gradient_norm_:.2e} > tol = {self.tol:.1e}"
         )
@@ -236,7 +243,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"scipy: {result.message!r}. The objective no longer decreases in "
                 "floating point, so this tol is below what the solver reaches here: "
                 "use a larger tol"
-                + (" or solver='trust-ncg'." if self.solver == "lbfgs" else ".")
+                + ("." if solver == "trust-ncg" else " or solver='trust-ncg'.")
             )
         warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=3)
 

@@ -16,7 +16,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklse import SoftmaxRegression
 
 
-@parametrize_with_checks([SoftmaxRegression(), SoftmaxRegression(solver="trust-ncg")])
+@parametrize_with_checks(
+    [SoftmaxRegression(solver=solver) for solver in ("auto", "newton-cg", "trust-ncg")]
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -1,0 +1,371 @@
+"""Time to a given objective gap: SoftmaxRegression against LogisticRegression.
+
+Run ``python benchmarks/bench_fit.py --quick`` (under two minutes) or without
+``--quick`` for the full sizes (about half an hour on 2 cores). It prints a markdown
+table, saves it under ``benchmarks/results/`` with the machine and date, and a
+convergence plot (relative gap against time, one panel per problem) as PNG when
+matplotlib is installed (``pip install -e ".[bench]"``).
+
+Method. Every problem is generated from fixed seeds (standardised dense features,
+labels drawn from a softmax model so that the optimum is finite); C = 1. The reference
+optimum F* is the smallest objective seen, starting from sklse's trust-ncg at
+``tol=1e-12``. Each solver is fitted from scratch with ``max_iter`` on a geometric grid
+and ``tol=1e-14``, so that only ``max_iter`` stops it; the wall time of the fit that
+first ends with ``(F - F*) / F* <= eps`` is its time to ``eps``. One function,
+:func:`objective`, in float64, scores every fitted model. The sweeps are repeated
+(``--repeats``), interleaved across solvers, and medians are reported. ``--threads 1``
+(the default) runs everyone with one BLAS thread through threadpoolctl; ``--threads
+default`` leaves the BLAS pools as they are (sklse limits itself inside ``fit``).
+
+Columns: time to a 1e-4, 1e-6, 1e-9 gap (s; ``-`` = not reached within the sweep or the
+time budget), ratio of the 1e-6 time to the fastest LogisticRegression solver's, the
+gap of a fit with the estimator's default ``tol`` and ``max_iter`` and its iterations,
+and the peak memory that fit allocates (tracemalloc) in units of ``n * K`` values of
+X's dtype. A second table gives the cost of one loss+gradient evaluation against the
+floor of the two matrix products it cannot avoid (``X @ W.T`` and ``G.T @ X`` into
+preallocated outputs, each layout tried, the faster kept), for sklse and for
+scikit-learn's ``LinearModelLoss``.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy
+import scipy.sparse as sp
+import sklearn
+from scipy.special import logsumexp
+from sklearn._loss.loss import HalfMultinomialLoss
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model._linear_loss import LinearModelLoss
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from sklse import SoftmaxRegression
+from sklse._loss import SoftmaxLoss
+
+EPSILONS = (1e-4, 1e-6, 1e-9)
+MAX_ITERS = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512)
+RESULTS = Path(__file__).parent / "results"
+
+
+def dense_problem(n_samples, n_features, n_classes, seed, dtype=np.float64):
+    """Return standardised Gaussian X and labels drawn from a softmax model."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    coef = rng.standard_normal((n_classes, n_features)) / np.sqrt(n_features)
+    logits = 2.0 * X @ coef.T + rng.gumbel(size=(n_samples, n_classes))
+    X = StandardScaler().fit_transform(X).astype(dtype)
+    return X, np.argmax(logits, axis=1)
+
+
+def sparse_problem(n_samples, n_features, n_classes, density, seed):
+    """Return TF-IDF-like CSR rows (non-negative, unit norm) and softmax labels."""
+    rng = np.random.default_rng(seed)
+    X = sp.random_array(
+        (n_samples, n_features),
+        density=density,
+        format="csr",
+        rng=rng,
+        data_sampler=lambda size: rng.exponential(size=size),
+    )
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel()).clip(1e-12)
+    X = sp.csr_matrix(sp.diags_array(1 / norms) @ X)
+    coef = rng.standard_normal((n_classes, n_features)) * 3
+    logits = np.asarray(X @ coef.T) + rng.gumbel(size=(n_samples, n_classes))
+    return X, np.argmax(logits, axis=1)
+
+
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def problems(quick):
+    """Yield ``(name, X, y)`` for every problem at full or quick size."""
+    s = 10 if quick else 1
+    yield "digits", *digits()
+    yield "tall", *dense_problem(200_000 // s, 20, 5, seed=1)
+    yield "medium", *dense_problem(50_000 // s, 500, 10, seed=2)
+    yield "medium-f32", *dense_problem(50_000 // s, 500, 10, seed=2, dtype=np.float32)
+    yield "many-classes", *dense_problem(50_000 // s, 100, 100, seed=3)
+    yield "sparse", *sparse_problem(50_000 // s, 100_000 // s, 20, 1e-3 * s, seed=4)
+
+
+def estimators(max_iter, tol, n_dof):
+    """Return ``{label: unfitted estimator}`` for one point of the sweep."""
+    lr = {"max_iter": max_iter, "tol": tol, "C": 1.0}
+    models = {
+        f"LR {solver}": LogisticRegression(solver=solver, **lr)
+        for solver in ("lbfgs", "newton-cg", "newton-cholesky", "sag", "saga")
+        # newton-cholesky builds the dense (n_dof, n_dof) Hessian at n * n_dof^2
+        # flops per iteration: minutes per iteration beyond ~2000 dof.
+        if not (solver == "newton-cholesky" and n_dof > 2000)
+    }
+    models["sklse default"] = SoftmaxRegression(max_iter=max_iter, tol=tol)
+    for solver in ("lbfgs", "trust-ncg"):
+        models[f"sklse {solver}"] = SoftmaxRegression(
+            solver=solver, max_iter=max_iter, tol=tol
+        )
+    return models
+
+
+def n_dof_of(X, y):
+    return (X.shape[1] + 1) * (int(y.max()) + 1)
+
+
+def objective(model, X64, y_index, C=1.0):
+    """Return ``F = C * sum_i (logsumexp(z_i) - z_{i, y_i}) + 1/2 ||W||^2``, float64."""
+    W = model.coef_.astype(np.float64)
+    logits = np.asarray(X64 @ W.T) + model.intercept_.astype(np.float64)
+    ce = logsumexp(logits, axis=1) - logits[np.arange(len(y_index)), y_index]
+    return C * ce.sum() + 0.5 * np.sum(W * W)
+
+
+def timed_fit(model, X, y):
+    """Fit ``model``; return the wall time in seconds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(X, y)
+        return time.perf_counter() - start
+
+
+def sweep(X, y, X64, repeats, budget):
+    """Return ``{label: [(max_iter, median seconds, F, n_iter), ...]}``."""
+    n_dof = n_dof_of(X, y)
+    labels = list(estimators(1, 1e-14, n_dof))
+    times = {label: {} for label in labels}
+    values = {label: {} for label in labels}
+    spent = dict.fromkeys(labels, 0.0)
+    for repeat in range(repeats):
+        order = labels[repeat % len(labels) :] + labels[: repeat % len(labels)]
+        for max_iter in MAX_ITERS:
+            for label in order:
+                if spent[label] > budget or values[label].get("done"):
+                    continue
+                model = estimators(max_iter, 1e-14, n_dof)[label]
+                seconds = timed_fit(model, X, y)
+                spent[label] += seconds
+                times[label].setdefault(max_iter, []).append(seconds)
+                n_iter = int(np.max(model.n_iter_))
+                values[label][max_iter] = (objective(model, X64, y), n_iter)
+                if n_iter < max_iter:  # stopped by itself: more iterations add nothing
+                    values[label]["done"] = True
+        for label in labels:
+            values[label].pop("done", None)
+    return {
+        label: [
+            (
+                max_iter,
+                float(np.median(times[label][max_iter])),
+                *values[label][max_iter],
+            )
+            for max_iter in sorted(values[label])
+        ]
+        for label in labels
+    }
+
+
+def default_fit(model, X, y, X64):
+    """Fit with default tol/max_iter; return (F, n_iter, peak bytes allocated)."""
+    tracemalloc.start()
+    timed_fit(model, X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return objective(model, X64, y), int(np.max(model.n_iter_)), peak
+
+
+def per_evaluation(X, y, repeats=15):
+    """Return median seconds of (floor, sklse, sklearn) for one loss+gradient."""
+    n_classes = int(y.max()) + 1
+    rng = np.random.default_rng(0)
+    W = (rng.standard_normal((n_classes, X.shape[1])) * 0.01).astype(X.dtype)
+    Z = np.empty((X.shape[0], n_classes), dtype=X.dtype)
+    G = np.empty((n_classes, X.shape[1]), dtype=X.dtype)
+    ours = SoftmaxLoss(X, y.astype(np.intp), n_classes, C=1.0)
+    params = np.concatenate([W.ravel(), np.zeros(n_classes)]).astype(np.float64)
+    theirs = LinearModelLoss(HalfMultinomialLoss(n_classes=n_classes), True)
+    coef = np.zeros((n_classes, X.shape[1] + 1), dtype=X.dtype, order="F")
+    coef[:, :-1] = W
+    coef = coef.ravel(order="F")
+    y_float = y.astype(X.dtype)
+
+    ZT, G_out = np.empty((n_classes, X.shape[0]), dtype=X.dtype), np.empty_like(G)
+
+    def floor():
+        """The two products, each in its faster orientation (measured per problem)."""
+        if sp.issparse(X):
+            Z[:] = X @ W.T
+            G[:] = (X.T @ Z).T
+        else:
+            np.matmul(X, W.T, out=Z)
+            np.matmul(Z.T, X, out=G)
+
+    def floor_class_major():
+        np.matmul(W, X.T, out=ZT)
+        np.matmul(ZT, X, out=G_out)
+
+    runs = {
+        "floor": floor,
+        "floor_class_major": floor if sp.issparse(X) else floor_class_major,
+        "sklse": lambda: ours.loss_gradient(params),
+        "sklearn": lambda: theirs.loss_gradient(coef, X, y_float, None, 1e-3),
+    }
+    samples = {label: [] for label in runs}
+    for repeat in range(repeats):
+        for label in list(runs)[repeat % 3 :] + list(runs)[: repeat % 3]:
+            start = time.perf_counter()
+            runs[label]()
+            samples[label].append(time.perf_counter() - start)
+    medians = {label: float(np.median(s)) for label, s in samples.items()}
+    medians["floor"] = min(medians["floor"], medians.pop("floor_class_major"))
+    return medians
+
+
+def time_to(trace, f_star, eps):
+    """Smallest median time of a fit in ``trace`` that reached a gap ``<= eps``."""
+    hits = [t for _, t, f, _ in trace if (f - f_star) / f_star <= eps]
+    return min(hits) if hits else None
+
+
+def fmt(seconds):
+    return "-" if seconds is None else f"{seconds:.3g}"
+
+
+def run_problem(name, X, y, args):
+    """Benchmark one problem; return (markdown rows, per-eval row, traces, F*)."""
+    X64 = X.astype(np.float64)
+    n_samples, n_classes = X.shape[0], int(y.max()) + 1
+    reference = SoftmaxRegression(solver="trust-ncg", tol=1e-12, max_iter=1000)
+    timed_fit(reference, X, y)
+    traces = sweep(X, y, X64, args.repeats, args.budget)
+    f_star = min(
+        [objective(reference, X64, y)]
+        + [f for tr in traces.values() for *_, f, _ in tr]
+    )
+    defaults = {
+        label: default_fit(model, X, y, X64)
+        for label, model in estimators(100, 1e-4, n_dof_of(X, y)).items()
+        if label not in ("sklse lbfgs",)  # same as sklse default unless it changes
+    }
+    reached = {label: time_to(tr, f_star, 1e-6) for label, tr in traces.items()}
+    lr_best = min(
+        (t for lb, t in reached.items() if lb.startswith("LR") and t), default=None
+    )
+    rows = []
+    for label, trace in traces.items():
+        cells = [fmt(time_to(trace, f_star, eps)) for eps in EPSILONS]
+        ratio = f"{reached[label] / lr_best:.2f}" if reached[label] and lr_best else "-"
+        if label in defaults:
+            f_default, n_iter, peak = defaults[label]
+            gap = f"{(f_default - f_star) / f_star:.1e}"
+            memory = f"{peak / (n_samples * n_classes * X.dtype.itemsize):.2f}"
+        else:
+            gap = n_iter = memory = "="
+        rows.append(
+            f"| {name} | {label} | "
+            + " | ".join(cells)
+            + f" | {ratio} | {gap} | {n_iter} | {memory} |"
+        )
+    evals = per_evaluation(X, y)
+    per_eval_row = (
+        f"| {name} | {1e3 * evals['floor']:.2f} | {1e3 * evals['sklse']:.2f} | "
+        f"{evals['sklse'] / evals['floor']:.2f} | {1e3 * evals['sklearn']:.2f} | "
+        f"{evals['sklearn'] / evals['floor']:.2f} |"
+    )
+    return rows, per_eval_row, traces, f_star
+
+
+def plot(all_traces, path):
+    """Save relative gap against time, one panel per problem, if matplotlib exists."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install -e '.[bench]')")
+        return
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), squeeze=False)
+    for ax, (name, (traces, f_star)) in zip(
+        axes.ravel(), all_traces.items(), strict=False
+    ):
+        for label, trace in traces.items():
+            t = [point[1] for point in trace]
+            gap = [max((point[2] - f_star) / f_star, 1e-16) for point in trace]
+            style = "-o" if label.startswith("sklse") else "--s"
+            ax.loglog(t, gap, style, label=label, markersize=3)
+        ax.set_title(name)
+        ax.set_xlabel("wall time (s)")
+        ax.set_ylabel("(F - F*) / F*")
+        ax.axhline(1e-6, color="gray", lw=0.5)
+    axes.ravel()[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot saved to {path}")
+
+
+def machine():
+    return (
+        f"{platform.node()}: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores; Python {platform.python_version()}, numpy "
+        f"{np.__version__}, scipy {scipy.__version__}, scikit-learn "
+        f"{sklearn.__version__}; {datetime.date.today()}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="problems 10x smaller")
+    parser.add_argument("--repeats", type=int, default=None, help="sweeps per solver")
+    parser.add_argument("--budget", type=float, default=None, help="s per sweep")
+    parser.add_argument("--threads", choices=["1", "default"], default="1")
+    parser.add_argument("--only", nargs="*", help="problem names to run")
+    args = parser.parse_args()
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.budget = args.budget or (3.0 if args.quick else 20.0)
+    limit = 1 if args.threads == "1" else None
+    header = (
+        "| problem | solver | t 1e-4 | t 1e-6 | t 1e-9 | 1e-6 vs best LR "
+        "| default gap | default n_iter | default peak mem (n*K) |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    eval_header = (
+        "| problem | floor ms | sklse ms | sklse / floor | sklearn ms "
+        "| sklearn / floor |\n|---|---|---|---|---|---|"
+    )
+    rows, eval_rows, all_traces = [], [], {}
+    with threadpool_limits(limits=limit, user_api="blas"):
+        for name, X, y in problems(args.quick):
+            if args.only and name not in args.only:
+                continue
+            print(f"{name}: X {X.shape} {X.dtype}, K = {y.max() + 1}", flush=True)
+            problem_rows, eval_row, traces, f_star = run_problem(name, X, y, args)
+            print("\n".join(problem_rows), flush=True)
+            rows += problem_rows
+            eval_rows.append(eval_row)
+            all_traces[name] = (traces, f_star)
+    mode = ("quick" if args.quick else "full") + f"-threads-{args.threads}"
+    report = (
+        f"# bench_fit ({mode})\n\n{machine()}\n\nBLAS threads: {args.threads}; "
+        f"repeats: {args.repeats}; time budget per sweep: {args.budget} s\n\n"
+        f"{header}\n" + "\n".join(rows) + "\n\nOne loss+gradient evaluation "
+        f"(median of 15):\n\n{eval_header}\n" + "\n".join(eval_rows) + "\n"
+    )
+    print("\n" + report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"bench_fit_{mode}.md").write_text(report)
+    plot(all_traces, RESULTS / f"bench_fit_{mode}.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -111,7 +111,7 @@ def estimators(max_iter, tol, n_dof):
         if not (solver == "newton-cholesky" and n_dof > 2000)
     }
     models["sklse default"] = SoftmaxRegression(max_iter=max_iter, tol=tol)
-    for solver in ("lbfgs", "trust-ncg"):
+    for solver in ("lbfgs", "newton-cg", "trust-ncg"):
         models[f"sklse {solver}"] = SoftmaxRegression(
             solver=solver, max_iter=max_iter, tol=tol
         )

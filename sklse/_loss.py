@@ -23,6 +23,7 @@ code serves chunked or distributed data. Conventions: ``params`` is the float64 
 only :func:`_unpack` knows that layout.
 """
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -48,7 +49,6 @@ class Block(NamedTuple):
     """
 
     X: object  # ndarray, CSR/CSC matrix or CSRRows, (rows, n_features)
-    y: np.ndarray  # (rows,) intp labels in 0..n_classes-1
     sample_weight: np.ndarray | None  # (rows,)
     target: np.ndarray  # (rows,) flat index of (y_i, i) in the class-major buffers
     logits: np.ndarray  # (n_classes, rows), X's dtype, C-contiguous
@@ -89,11 +89,10 @@ def _prefers_row_major(X):
 
 
 def make_block(X, y, sample_weight, n_classes):
-    """Return a :class:`Block` of these rows with new buffers."""
+    """Return a :class:`Block` of these rows (labels ``y``) with new buffers."""
     n_rows = len(y)
     return Block(
         X,
-        y,
         sample_weight,
         y * n_rows + np.arange(n_rows),
         np.empty((n_classes, n_rows), dtype=X.dtype),
@@ -245,6 +244,8 @@ def block_hessp(block, coef_dir, intercept_dir):
 
 
 _executors = {}  # n_threads -> ThreadPoolExecutor: made on first use, kept for reuse
+# A forked child inherits the executors but not their threads: it makes its own.
+os.register_at_fork(after_in_child=_executors.clear)
 
 
 def _map(function, blocks, n_threads):

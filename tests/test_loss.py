@@ -6,6 +6,8 @@ checked in turn by finite differences; sklearn's private ``LinearModelLoss`` is 
 second oracle.
 """
 
+import os
+import signal
 import warnings
 
 import numpy as np
@@ -768,3 +770,22 @@ def test_threads_give_identical_results(rng, layout, dtype):
     assert_array_equal(
         serial.hessp(params, direction), parallel.hessp(params, direction)
     )
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_threads_work_in_a_forked_child(rng):
+    # A child forked after a threaded evaluation inherits the thread pool object but
+    # not its threads; without a fresh pool its next evaluation would hang.
+    X, y, _ = make_data(rng, "C", np.float64, False, n_samples=3000)
+    loss = SoftmaxLoss(X, y, 3, block_rows=1024, n_threads=2)
+    params = random_params(rng, 3, 5, True)
+    expected = loss.loss_gradient(params)[0]
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 on the right value, be killed if it hangs
+        signal.alarm(30)
+        try:
+            os._exit(0 if loss.loss_gradient(params)[0] == expected else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -29,6 +29,7 @@ scikit-learn's ``LinearModelLoss``.
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import time
@@ -276,7 +277,7 @@ def run_problem(name, X, y, args):
             + " | ".join(cells)
             + f" | {ratio} | {gap} | {n_iter} | {memory} |"
         )
-    evals = per_evaluation(X, y)
+    evals = per_evaluation(X, y, repeats=5 if args.quick else 15)
     per_eval_row = (
         f"| {name} | {1e3 * evals['floor']:.2f} | {1e3 * evals['sklse']:.2f} | "
         f"{evals['sklse'] / evals['floor']:.2f} | {1e3 * evals['sklearn']:.2f} | "
@@ -296,6 +297,8 @@ def plot(all_traces, path):
         print("matplotlib not installed: no plot (pip install -e '.[bench]')")
         return
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), squeeze=False)
+    labels = sorted({label for traces, _ in all_traces.values() for label in traces})
+    colors = dict(zip(labels, plt.get_cmap("tab10").colors, strict=False))
     for ax, (name, (traces, f_star)) in zip(
         axes.ravel(), all_traces.items(), strict=False
     ):
@@ -303,12 +306,12 @@ def plot(all_traces, path):
             t = [point[1] for point in trace]
             gap = [max((point[2] - f_star) / f_star, 1e-16) for point in trace]
             style = "-o" if label.startswith("sklse") else "--s"
-            ax.loglog(t, gap, style, label=label, markersize=3)
+            ax.loglog(t, gap, style, color=colors[label], label=label, markersize=3)
         ax.set_title(name)
         ax.set_xlabel("wall time (s)")
         ax.set_ylabel("(F - F*) / F*")
         ax.axhline(1e-6, color="gray", lw=0.5)
-    axes.ravel()[0].legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"plot saved to {path}")
@@ -332,7 +335,7 @@ def main():
     parser.add_argument("--only", nargs="*", help="problem names to run")
     args = parser.parse_args()
     args.repeats = args.repeats or (1 if args.quick else 3)
-    args.budget = args.budget or (3.0 if args.quick else 20.0)
+    args.budget = args.budget or (1.0 if args.quick else 20.0)
     limit = 1 if args.threads == "1" else None
     header = (
         "| problem | solver | t 1e-4 | t 1e-6 | t 1e-9 | 1e-6 vs best LR "
@@ -358,12 +361,15 @@ def main():
     report = (
         f"# bench_fit ({mode})\n\n{machine()}\n\nBLAS threads: {args.threads}; "
         f"repeats: {args.repeats}; time budget per sweep: {args.budget} s\n\n"
-        f"{header}\n" + "\n".join(rows) + "\n\nOne loss+gradient evaluation "
-        f"(median of 15):\n\n{eval_header}\n" + "\n".join(eval_rows) + "\n"
+        f"{header}\n" + "\n".join(rows) + "\n\nOne loss+gradient evaluation, one "
+        f"thread (median of {5 if args.quick else 15}):\n\n{eval_header}\n"
+        + "\n".join(eval_rows)
+        + "\n"
     )
     print("\n" + report)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"bench_fit_{mode}.md").write_text(report)
+    (RESULTS / f"bench_fit_{mode}.json").write_text(json.dumps(all_traces))
     plot(all_traces, RESULTS / f"bench_fit_{mode}.png")
 
 

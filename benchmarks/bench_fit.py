@@ -335,7 +335,7 @@ def main():
     parser.add_argument("--only", nargs="*", help="problem names to run")
     args = parser.parse_args()
     args.repeats = args.repeats or (1 if args.quick else 3)
-    args.budget = args.budget or (1.0 if args.quick else 20.0)
+    args.budget = args.budget or (0.5 if args.quick else 20.0)
     limit = 1 if args.threads == "1" else None
     header = (
         "| problem | solver | t 1e-4 | t 1e-6 | t 1e-9 | 1e-6 vs best LR "

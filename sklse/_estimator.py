@@ -121,8 +121,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     >>> clf = SoftmaxRegression(max_iter=1000).fit(X, y)
     >>> clf.predict(X[:2])
     array([0, 0])
-    >>> clf.predict_proba(X[:1]).sum()
-    np.float64(1.0)
+    >>> clf.predict_proba(X[:1]).round(3)
+    array([[0.982, 0.018, 0.   ]])
     """
 
     _parameter_constraints = {

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklse._compat import sparse_matmul_into
-from sklse._numerics import _shifted_exp
+from sklse._numerics import _log_total, _shifted_exp
 
 # Bytes of one block's (n_classes, rows) logits buffer: the class-wise passes over it
 # stay in cache, and the rows are many enough for efficient GEMM calls.
@@ -198,11 +198,12 @@ def block_loss_gradient(block, coef, intercept):
     logits, proba, sample_weight = block.logits, block.proba, block.sample_weight
     _linear(block, coef, intercept, logits)
     # logits become t = z - max in place, proba receives exp(t): one exp per entry.
-    _, log_sum = _shifted_exp(logits, logits, proba, axis=0)
+    _, total = _shifted_exp(logits, logits, proba, axis=0)
+    log_sum = _log_total(proba, total, axis=0)
     # Per-row loss logsumexp(z_i) - z_{i, y_i} = log_sum_i - t_{y_i, i}: two terms
     # >= 0, no cancellation, never -log(proba) (inf once proba underflows).
     row_loss = log_sum[0] - logits.ravel()[block.target]
-    proba *= np.exp(-log_sum)
+    proba *= 1 / total
     np.copyto(logits, proba)  # the logits are spent: the buffer takes the residual
     residual = logits
     residual.ravel()[block.target] -= 1

@@ -48,34 +48,41 @@ def _row_max(z, axis):
 
 
 def _shifted_exp(z, t_out, e_out, axis=-1):
-    """Write ``t_out = z - c`` and ``e_out = exp(t_out)``; return ``c``, ``log(sum)``.
+    """Write ``t_out = z - c`` and ``e_out = exp(t_out)``; return ``c`` and the sum.
 
     ``z``, ``t_out``, ``e_out`` have the same shape; ``t_out`` may be ``z`` and
-    ``e_out`` may be ``t_out``. Returns ``shift`` and ``log_sum``, reduced along
-    ``axis`` with keepdims, ``log_sum = log(sum_k exp(z_k - shift))``: ``inf``,
-    ``-inf`` or ``nan`` on the non-finite rows of the module table.
+    ``e_out`` may be ``t_out``. Returns ``shift`` and ``total``, reduced along
+    ``axis`` with keepdims, ``total = sum_k exp(z_k - shift)``: in [1, n] on finite
+    rows, ``inf``, ``0`` or ``nan`` on the non-finite rows of the module table.
     """
-    if z.shape[axis] == 0:  # an empty sum: log(0) = -inf, as in scipy
+    if z.shape[axis] == 0:  # an empty sum is 0, log(0) = -inf, as in scipy
         shape = list(z.shape)
         shape[axis] = 1
-        return np.zeros(shape, dtype=z.dtype), np.full(shape, -np.inf, dtype=z.dtype)
+        return np.zeros(shape, dtype=z.dtype), np.zeros(shape, dtype=z.dtype)
     row_max = _row_max(z, axis)
     # Arithmetic between infinities gives nan: shift by 0 on non-finite rows; the
-    # infinity (or nan) then reaches log_sum through the sum.
+    # infinity (or nan) then reaches the total through the sum.
     shift = np.where(np.isfinite(row_max), row_max, 0).astype(z.dtype, copy=False)
     np.subtract(z, shift, out=t_out)
     np.exp(t_out, out=e_out)
-    total = np.sum(e_out, axis=axis, keepdims=True)
+    return shift, np.sum(e_out, axis=axis, keepdims=True)
+
+
+def _log_total(e, total, axis=-1):
+    """Return ``log(total)`` for ``e, total`` of :func:`_shifted_exp`, to the last bit.
+
+    On a finite row the max term is exactly exp(0) = 1, so 1 <= total. Where the
+    other terms add up to less than 0.5, each is < 1 and ``total`` has lost their
+    digits below eps: they are summed without the max term and ``log1p`` taken, so
+    that ``LSE([0, -40])`` is 4.25e-18, not 0. (Masked on ``e``, which may share its
+    buffer with ``t``.)
+    """
     log_sum = np.log(total)
-    # On a finite row the max term is exactly exp(0) = 1, so 1 <= total. Where the
-    # other terms add up to less than 0.5, each is < 1 and log(total) has lost their
-    # digits below eps: sum them without the max term and take log1p, so that
-    # LSE([0, -40]) is 4.25e-18, not 0. (e_out may be t_out: mask on e, not t.)
     small = (total >= 1) & (total < 1.5)
     if small.any():
-        rest = np.sum(e_out * (e_out < 1), axis=axis, keepdims=True)
+        rest = np.sum(e * (e < 1), axis=axis, keepdims=True)
         np.log1p(rest, out=log_sum, where=small)
-    return shift, log_sum
+    return log_sum
 
 
 def _as_float_array(a):
@@ -161,8 +168,8 @@ def logsumexp(a, axis=-1, out=None):
     with np.errstate(all="ignore"):  # non-finite rows get the documented inf/nan
         for rows in blocks:
             block = scratch[: len(z[rows])] if z.ndim == 2 else scratch
-            shift, log_sum = _shifted_exp(z[rows], block, block)
-            result[rows] = (shift + log_sum)[..., 0]
+            shift, total = _shifted_exp(z[rows], block, block)
+            result[rows] = (shift + _log_total(block, total))[..., 0]
     return result if out is not None or result.ndim else result[()]
 
 
@@ -200,8 +207,8 @@ def log_softmax(a, axis=-1, out=None):
             t = out_view[rows]
             e = scratch[: len(t)] if z.ndim == 2 else scratch
             # t holds z - c in place; the exps go to the small scratch and are dropped.
-            _, log_sum = _shifted_exp(z[rows], t, e)
-            t -= log_sum
+            _, total = _shifted_exp(z[rows], t, e)
+            t -= _log_total(e, total)
     return out
 
 
@@ -241,8 +248,8 @@ def softmax(a, axis=-1, out=None):
     with np.errstate(all="ignore"):  # non-finite rows get the documented nan
         for rows in _row_blocks(z)[0]:
             e = out_view[rows]
-            _, log_sum = _shifted_exp(z[rows], e, e)
-            # A row without a finite max has no softmax; scipy gives nan throughout.
-            log_sum[~np.isfinite(log_sum)] = np.nan
-            e *= np.exp(-log_sum)
+            _, total = _shifted_exp(z[rows], e, e)
+            # A row holding +inf has no softmax (inf / inf); scipy gives nan throughout.
+            total[np.isinf(total)] = np.nan
+            e /= total  # one rounding per entry; all -inf: 0 / 0 = nan, as scipy
     return out

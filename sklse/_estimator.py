@@ -241,9 +241,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             remedy = (
                 f"scipy: {result.message!r}. The objective no longer decreases in "
-                "floating point, so this tol is below what the solver reaches here: "
-                "use a larger tol"
-                + ("." if solver == "trust-ncg" else " or solver='trust-ncg'.")
+                "floating point: if the gradient is small, this tol is below what the "
+                "solver reaches here (use a larger tol"
+                + (")" if solver == "trust-ncg" else " or solver='trust-ncg')")
+                + "; if it is large, scale the features (e.g. with StandardScaler)."
             )
         warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=3)
 

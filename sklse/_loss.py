@@ -38,6 +38,7 @@ from sklse._numerics import _log_total, _shifted_exp
 # Bytes of one block's (n_classes, rows) logits buffer: the class-wise passes over it
 # stay in cache, and the rows are many enough for efficient GEMM calls.
 _BLOCK_BYTES = 1024 * 1024
+_MIN_BLOCKS = 8
 
 
 class Block(NamedTuple):
@@ -281,7 +282,7 @@ class SoftmaxLoss:
     fit_intercept : bool, default=True
     block_rows : int or None, default=None
         Rows per block; None picks it from a 1 MiB budget for one logits buffer,
-        and at most ``n_samples / n_threads`` so that every thread gets a block.
+        and at most ``n_samples / 8`` (but >= 1024) so that threads get blocks.
     n_threads : int, default=1
         Threads that evaluate blocks side by side. numpy's GEMM, its ufuncs and
         scipy's sparse kernels release the GIL, so blocks run in parallel; sums over
@@ -302,21 +303,29 @@ class SoftmaxLoss:
     ):
         n_samples, n_features = X.shape
         self.n_classes, self.fit_intercept = n_classes, fit_intercept
-        self.sw_sum = float(
-            n_samples
-            if sample_weight is None
-            else np.sum(sample_weight, dtype=np.float64)
-        )
+        with np.errstate(over="ignore"):  # an overflowing sum is reported below
+            self.sw_sum = float(
+                n_samples
+                if sample_weight is None
+                else np.sum(sample_weight, dtype=np.float64)
+            )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=X.dtype)
         # f = F / scale; alpha is the penalty strength f sees.
         self.scale = self.sw_sum * (1.0 if np.isinf(C) else C)
+        if not np.isfinite(self.scale):
+            raise ValueError(
+                f"C * sum(sample_weight) = {C!r} * {self.sw_sum!r} overflows float64; "
+                "rescale the sample weights or C."
+            )
         self.alpha = 0.0 if np.isinf(C) else 1.0 / self.scale
         self.n_dof = n_classes * (n_features + int(fit_intercept))
         if block_rows is None:
             budget = _BLOCK_BYTES // (n_classes * X.dtype.itemsize)
-            # A thread's share below ~1000 rows costs more in hand-offs than it saves.
-            block_rows = max(1024, min(budget, -(-n_samples // n_threads)))
+            # At least _MIN_BLOCKS blocks for the threads, whatever their number, so
+            # that results do not depend on it; below ~1000 rows a block costs more
+            # in hand-offs than it saves.
+            block_rows = max(1024, min(budget, -(-n_samples // _MIN_BLOCKS)))
         self.blocks = _split(X, y, sample_weight, n_classes, block_rows)
         self.n_threads = n_threads
         self._proba_params = None

@@ -190,7 +190,8 @@ def log_softmax(a, axis=-1, out=None):
     -------
     log_proba : ndarray
         ``log_proba = (a - c) - log(sum_k exp(a_k - c))``, ``c = max_k a_k``: finite
-        wherever ``a`` is finite, even where ``softmax`` underflows to 0. Non-finite
+        wherever ``a`` is finite (and ``a_k - c`` within the float range), even where
+        ``softmax`` underflows to 0. Non-finite
         rows as in the module docstring (the same as ``scipy.special.log_softmax``).
 
     Examples

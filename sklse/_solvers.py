@@ -11,6 +11,8 @@ scipy's own tests are set to agree with it or to be stricter (``ftol=0`` for L-B
 checks the max-norm after each iteration and stops scipy through ``StopIteration``.
 """
 
+import threading
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
@@ -129,17 +131,31 @@ def _newton_cg(params, monitor, max_iter):
 SOLVERS = {"lbfgs": _lbfgs, "newton-cg": _newton_cg, "trust-ncg": _trust_ncg}
 
 
-_controllers = []  # one ThreadpoolController, made on first use
+_blas = {"lock": threading.Lock(), "users": 0, "limiter": None, "controller": None}
 
 
+@contextmanager
 def _one_blas_thread():
-    """Return a context manager that limits every BLAS pool to one thread.
+    """Limit every BLAS pool to one thread while any fit in this process runs.
 
-    Creating a controller scans the loaded libraries (~3 ms); it is made once.
+    threadpoolctl's limit is process-wide and restores what it found on exit, so
+    fits overlapping in threads would restore out of order and leave BLAS at one
+    thread: the first fit in sets the limit, the last one out restores it. The
+    controller scans the loaded libraries (~3 ms) once.
     """
-    if not _controllers:
-        _controllers.append(ThreadpoolController())
-    return _controllers[0].limit(limits=1, user_api="blas")
+    with _blas["lock"]:
+        if _blas["users"] == 0:
+            if _blas["controller"] is None:
+                _blas["controller"] = ThreadpoolController()
+            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas["lock"]:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                _blas["limiter"].restore_original_limits()
 
 
 def minimize(loss, params, *, solver="lbfgs", tol=1e-4, max_iter=100, verbose=0):
@@ -152,7 +168,7 @@ def minimize(loss, params, *, solver="lbfgs", tol=1e-4, max_iter=100, verbose=0)
         ``scale`` (the factor from the scaled objective to F, for reporting).
     params : ndarray of shape (n_dof,)
         Starting point; copied to float64, never modified.
-    solver : {"lbfgs", "trust-ncg"}, default="lbfgs"
+    solver : {"lbfgs", "newton-cg", "trust-ncg"}, default="lbfgs"
     tol : float, default=1e-4
         Stop once ``max |grad f| <= tol``.
     max_iter : int, default=100
@@ -175,7 +191,7 @@ def minimize(loss, params, *, solver="lbfgs", tol=1e-4, max_iter=100, verbose=0)
     message = ""
     # A start that already meets tol (a warm start) takes no iteration, whatever the
     # solver (scipy's Newton-CG would take one).
-    if max_iter > 0 and np.max(np.abs(monitor(params)[1]), initial=0.0) > tol:
+    if max_iter > 0 and not np.max(np.abs(monitor(params)[1]), initial=0.0) <= tol:
         with _one_blas_thread():
             result = SOLVERS[solver](params, monitor, max_iter)
         params, message = result.x, str(result.message)

@@ -789,3 +789,19 @@ def test_threads_work_in_a_forked_child(rng):
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_default_blocks_do_not_depend_on_threads(rng):
+    X, y, _ = make_data(rng, "C", np.float64, False, n_samples=5000)
+    params = random_params(rng, 3, 5, True)
+    serial, parallel = (SoftmaxLoss(X, y, 3, n_threads=n) for n in (1, 2))
+    assert len(serial.blocks) == len(parallel.blocks) > 1
+    assert_array_equal(
+        serial.loss_gradient(params)[1], parallel.loss_gradient(params)[1]
+    )
+
+
+def test_overflowing_weight_sum_is_an_error(rng):
+    X, y, _ = make_data(rng, "C", np.float64, False)
+    with pytest.raises(ValueError, match="overflows float64; rescale"):
+        SoftmaxLoss(X, y, 3, np.full(len(y), 1e307))

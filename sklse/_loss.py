@@ -107,10 +107,11 @@ _local = threading.local()  # per-thread scratch: blocks may run in parallel
 
 def _row_major_scratch(shape, dtype):
     """Return this thread's (rows, n_classes) scratch, grown as needed."""
+    size = shape[0] * shape[1]
     scratch = getattr(_local, "scratch", None)
-    if scratch is None or scratch.dtype != dtype or scratch.size < np.prod(shape):
-        scratch = _local.scratch = np.empty(int(np.prod(shape)), dtype=dtype)
-    return scratch[: int(np.prod(shape))].reshape(shape)
+    if scratch is None or scratch.dtype != dtype or scratch.size < size:
+        scratch = _local.scratch = np.empty(size, dtype=dtype)
+    return scratch[:size].reshape(shape)
 
 
 def _split(X, y, sample_weight, n_classes, block_rows):

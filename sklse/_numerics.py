@@ -122,15 +122,16 @@ def _prepare(a, axis, out, keep_axis):
 
 
 def _row_blocks(z):
-    """Return the row slices of a 2-D ``z`` in ``_BLOCK_BYTES`` blocks, else ``[...]``.
-
-    Also returns a scratch array of one block's shape.
-    """
+    """Return the row slices of a 2-D ``z`` in ``_BLOCK_BYTES`` blocks, else [...]."""
     if z.ndim != 2:
-        return [(...,)], np.empty_like(z)
+        return [...]
     n_rows = max(1, _BLOCK_BYTES // max(1, z.shape[1] * z.itemsize))
-    scratch = np.empty((min(n_rows, z.shape[0]), z.shape[1]), dtype=z.dtype)
-    return [slice(i, i + n_rows) for i in range(0, z.shape[0], n_rows)], scratch
+    return [slice(i, i + n_rows) for i in range(0, z.shape[0], n_rows)]
+
+
+def _block_scratch(z, blocks):
+    """Return a buffer of the first block's shape; ``[: len(block)]`` fits any block."""
+    return np.empty_like(z[blocks[0]] if blocks else z)
 
 
 def logsumexp(a, axis=-1, out=None):
@@ -164,10 +165,11 @@ def logsumexp(a, axis=-1, out=None):
     4.248354255291589e-18
     """
     z, _, result = _prepare(a, axis, out, keep_axis=False)
-    blocks, scratch = _row_blocks(z)
+    blocks = _row_blocks(z)
+    scratch = _block_scratch(z, blocks)
     with np.errstate(all="ignore"):  # non-finite rows get the documented inf/nan
         for rows in blocks:
-            block = scratch[: len(z[rows])] if z.ndim == 2 else scratch
+            block = scratch[: len(z[rows])]
             shift, total = _shifted_exp(z[rows], block, block)
             result[rows] = (shift + _log_total(block, total))[..., 0]
     return result if out is not None or result.ndim else result[()]
@@ -202,11 +204,12 @@ def log_softmax(a, axis=-1, out=None):
     array([   0., -999.])
     """
     z, out_view, out = _prepare(a, axis, out, keep_axis=True)
-    blocks, scratch = _row_blocks(z)
+    blocks = _row_blocks(z)
+    scratch = _block_scratch(z, blocks)
     with np.errstate(all="ignore"):  # non-finite rows get the documented inf/nan
         for rows in blocks:
             t = out_view[rows]
-            e = scratch[: len(t)] if z.ndim == 2 else scratch
+            e = scratch[: len(t)]
             # t holds z - c in place; the exps go to the small scratch and are dropped.
             _, total = _shifted_exp(z[rows], t, e)
             t -= _log_total(e, total)
@@ -247,7 +250,7 @@ def softmax(a, axis=-1, out=None):
     """
     z, out_view, out = _prepare(a, axis, out, keep_axis=True)
     with np.errstate(all="ignore"):  # non-finite rows get the documented nan
-        for rows in _row_blocks(z)[0]:
+        for rows in _row_blocks(z):
             e = out_view[rows]
             _, total = _shifted_exp(z[rows], e, e)
             # A row holding +inf has no softmax (inf / inf); scipy gives nan throughout.

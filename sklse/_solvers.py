@@ -186,8 +186,7 @@ def minimize(loss, params, *, solver="lbfgs", tol=1e-4, max_iter=100, verbose=0)
     # numpy and scipy each load an OpenBLAS with a spinning thread pool; on 2 cores the
     # two pools fight. Measured here: L-BFGS on digits (1797 x 64, K=10, 60 iterations)
     # 1.87 s with default threads, 0.05 s with one BLAS thread; 50000 x 500 (6
-    # iterations) 0.68 s vs 0.58 s. One thread per fit; parallelism comes from
-    # running fits side by side (n_jobs of GridSearchCV, cross_val_score).
+    # iterations) 0.68 s vs 0.58 s. Parallelism comes from the loss's block threads.
     message = ""
     # A start that already meets tol (a warm start) takes no iteration, whatever the
     # solver (scipy's Newton-CG would take one).

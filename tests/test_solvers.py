@@ -192,6 +192,41 @@ def test_stopping_criterion_is_the_gradient(rng, solver, config):
 
 
 @pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_on_iteration_sees_every_iterate_and_can_stop(rng, solver):
+    loss, *_ = make_problem(rng)
+    full = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=1e-8)
+    seen = []
+
+    def record(params):
+        seen.append(params.copy())
+        return False
+
+    watched = minimize(
+        loss, np.zeros(loss.n_dof), solver=solver, tol=1e-8, on_iteration=record
+    )
+    assert len(seen) == watched.n_iter == full.n_iter > 3
+    assert not watched.interrupted
+    assert_array_equal(seen[-1], watched.params)
+    assert_array_equal(watched.params, full.params)  # watching changes nothing
+
+    def stop_at_third(params):
+        return len(seen) == 3
+
+    seen.clear()
+    stopped = minimize(
+        loss,
+        np.zeros(loss.n_dof),
+        solver=solver,
+        tol=1e-8,
+        on_iteration=lambda params: record(params) or stop_at_third(params),
+    )
+    assert stopped.n_iter == 3 and len(seen) == 3
+    assert stopped.interrupted and not stopped.converged
+    assert_array_equal(stopped.params, seen[-1])
+    assert np.all(np.isfinite(stopped.params))
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
 def test_verbose_prints_each_iteration(rng, capsys, solver):
     loss, *_ = make_problem(rng)
     result = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=1e-6, verbose=1)

@@ -49,8 +49,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     C : float, default=1.0
-        Inverse of the L2 penalty strength, as in LogisticRegression; ``np.inf``
-        fits without penalty.
+        Inverse of the penalty strength, as in LogisticRegression; ``np.inf`` fits
+        without penalty (and ignores ``l1_ratio``).
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing, as in LogisticRegression: the penalty is
+        ``(1 - l1_ratio) / 2 * ||W||_F^2 + l1_ratio * ||W||_1``, so 0 is L2 and 1 is
+        L1. Above 0, coefficients that the optimum sets to zero are exactly 0.0;
+        only "lbfgs" (and "auto") can fit it, as L-BFGS-B on ``W = P - N``,
+        ``P, N >= 0``.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept per class.
     class_weight : dict or "balanced", default=None
@@ -62,7 +68,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "trust-ncg" are scipy's line-search and trust-region Newton-CG with the exact
         Hessian-vector product (trust-ncg reaches the tightest ``tol``). "auto" is
         "lbfgs" for dense X and "newton-cg" for sparse X, the faster of the two on
-        each kind in ``benchmarks/bench_fit.py``.
+        each kind in ``benchmarks/bench_fit.py``, and "lbfgs" whenever there is an
+        L1 term.
     tol : float, default=1e-4
         Stop once the largest absolute entry of the gradient of the objective
         divided by ``C * sum(sample_weight)`` is at most ``tol`` (LogisticRegression's
@@ -80,7 +87,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     coef_ : ndarray of shape (n_classes, n_features)
-        Weights ``W``, one row per class, also for two classes; columns sum to 0.
+        Weights ``W``, one row per class, also for two classes; columns sum to 0
+        when ``l1_ratio == 0``.
     intercept_ : ndarray of shape (n_classes,)
         Intercepts ``b`` (zeros when ``fit_intercept=False``); they sum to 0.
     n_iter_ : ndarray of shape (1,)
@@ -88,8 +96,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     objective_ : float
         Final value of the objective ``F(W, b)`` (see Notes).
     gradient_norm_ : float
-        Final ``max |grad|`` of the scaled objective, the quantity compared to
-        ``tol``.
+        Final ``max |grad|`` of the scaled objective (its smallest subgradient with
+        an L1 term), the quantity compared to ``tol``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -106,12 +114,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     .. math::
 
         F(W, b) = C \sum_i s_i \left(\operatorname{logsumexp}(z_i) - z_{i, y_i}\right)
-                  + \tfrac{1}{2} \lVert W \rVert_F^2, \qquad z_i = W x_i + b,
+                  + \tfrac{1 - r}{2} \lVert W \rVert_F^2 + r \lVert W \rVert_1,
+                  \qquad z_i = W x_i + b, \quad r = \mathrm{l1\_ratio},
 
-    LogisticRegression's multinomial objective. With two classes the symmetric
-    parametrisation halves the penalty of the margin ``w = W[1] - W[0]``, so the fit
-    equals ``LogisticRegression(C=2 * C)``: ``coef_[1] - coef_[0]`` is its
-    ``coef_[0]``.
+    LogisticRegression's multinomial objective. With two classes and ``l1_ratio=0``,
+    the symmetric parametrisation halves the penalty of the margin
+    ``w = W[1] - W[0]``, so the fit equals ``LogisticRegression(C=2 * C)``:
+    ``coef_[1] - coef_[0]`` is its ``coef_[0]``. (With ``l1_ratio=1`` the L1 norm
+    of the two rows is at least ``||w||_1``, reached by many splits, so the margin
+    is that of ``LogisticRegression(C=C, l1_ratio=1)``.)
 
     Examples
     --------
@@ -127,6 +138,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "C": [Interval(Real, 0, None, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [StrOptions({"auto", *SOLVERS})],
@@ -140,6 +152,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self,
         *,
         C=1.0,
+        l1_ratio=0.0,
         fit_intercept=True,
         class_weight=None,
         solver="auto",
@@ -149,6 +162,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         verbose=0,
     ):
         self.C = C
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.solver = solver
@@ -184,18 +198,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"class: {classes.tolist()}."
             )
         sample_weight = self._sample_weight(X, y, y_encoded, classes, sample_weight)
+        penalised = not np.isinf(self.C)
+        if penalised and self.l1_ratio > 0 and self.solver not in ("auto", "lbfgs"):
+            raise ValueError(
+                f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "
+                f"use solver='lbfgs' or 'auto'. Got l1_ratio={self.l1_ratio!r}."
+            )
         loss = SoftmaxLoss(
             X,
             y_encoded.astype(np.intp, copy=False),
             len(classes),
             sample_weight,
             C=self.C,
+            l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept,
             n_threads=effective_n_threads(),
         )
         solver = self.solver
         if solver == "auto":
-            solver = "newton-cg" if sp.issparse(X) else "lbfgs"
+            solver = "newton-cg" if sp.issparse(X) and loss.l1 == 0 else "lbfgs"
         result = minimize(
             loss,
             self._start(classes, X.shape[1]),
@@ -204,27 +225,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             max_iter=self.max_iter,
             verbose=self.verbose,
         )
-        coef, intercept = _unpack(result.params, len(classes), self.fit_intercept)
-        # The objective is invariant to adding one vector to every class row (softmax
-        # is shift invariant) and the penalty is smallest when the rows sum to 0:
-        # centering is the symmetric parametrisation, and never raises F.
-        coef -= coef.mean(axis=0)
-        if intercept is not None:
-            intercept -= intercept.mean()
-        value, grad = loss.loss_gradient(result.params)
         self.classes_ = classes
-        self.coef_ = coef.astype(X.dtype)
-        self.intercept_ = (
-            np.zeros(len(classes), dtype=X.dtype)
-            if intercept is None
-            else intercept.astype(X.dtype)
-        )
+        self.coef_, self.intercept_ = self._coef_intercept(result.params, loss, X.dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        self.objective_ = loss.scale * value
-        self.gradient_norm_ = float(np.max(np.abs(grad)))
+        self.objective_ = loss.objective(result.params)
+        self.gradient_norm_ = result.gradient_norm
         if not result.converged:
             self._warn_not_converged(result, solver)
         return self
+
+    def _coef_intercept(self, params, loss, dtype):
+        """Return ``coef_`` and ``intercept_`` of ``params``, in ``dtype``."""
+        coef, intercept = _unpack(params, loss.n_classes, loss.fit_intercept)
+        # The data term is invariant to adding one vector to every class row (softmax
+        # is shift invariant) and the L2 penalty is smallest when the rows sum to 0:
+        # centring is the symmetric parametrisation, and never raises F. (It could
+        # raise an L1 term, so then only the unpenalised intercept is centred.)
+        if loss.l1 == 0:
+            coef = coef - coef.mean(axis=0)
+        if intercept is None:
+            return coef.astype(dtype), np.zeros(loss.n_classes, dtype=dtype)
+        return coef.astype(dtype), (intercept - intercept.mean()).astype(dtype)
 
     def _warn_not_converged(self, result, solver):
         """Warn with the reason the solver stopped above ``tol`` and a remedy."""

@@ -2,25 +2,29 @@
 
 The objective, written once (the solvers and the estimator refer here)::
 
-    F(W, b) = C * sum_i s_i * (logsumexp(z_i) - z_{i, y_i}) + 1/2 * ||W||_F^2
+    F(W, b) = C * sum_i s_i * (logsumexp(z_i) - z_{i, y_i})
+              + (1 - r)/2 * ||W||_F^2 + r * ||W||_1
     z_i = W @ x_i + b                       (C = inf: the data term alone)
 
 ``W`` is (n_classes, n_features), ``b`` (n_classes,) and never penalised, ``s_i`` the
-sample weights (1 when absent), ``S = sum_i s_i``. This is LogisticRegression's
-multinomial objective. scipy is handed the same minimiser at a scale where the gradient
-is of order one, so that ``tol`` means what it means for LogisticRegression's lbfgs::
+sample weights (1 when absent), ``S = sum_i s_i``, ``r = l1_ratio`` in [0, 1]. This is
+LogisticRegression's multinomial objective. scipy is handed the same minimiser at a
+scale where the gradient is of order one, so that ``tol`` means what it means for
+LogisticRegression's lbfgs::
 
-    f = F / (C * S) = 1/S * sum_i s_i * CE_i + alpha / 2 * ||W||_F^2
-    alpha = 1 / (C * S)                     (C = inf: f = F / S, alpha = 0)
+    f = F / (C * S) = 1/S * sum_i s_i * CE_i + alpha/2 * ||W||_F^2 + l1 * ||W||_1
+    alpha = (1 - r) / (C * S),  l1 = r / (C * S)      (C = inf: f = F / S, no penalty)
     grad_W = 1/S * (P - Y)^T diag(s) X + alpha * W,     grad_b = 1/S * (P - Y)^T s
     hessp(V, v):  Z_V = X V^T + v,   R = P * (Z_V - rowsum(P * Z_V))
                   H[V] = 1/S * R^T diag(s) X + alpha * V,   H[v] = 1/S * R^T s
 
-with ``P = softmax(Z)``, ``Y = onehot(y)``. The data terms are sums over rows, computed
-block by block by :func:`block_loss_gradient` and :func:`block_hessp`, so that the same
-code serves chunked or distributed data. Conventions: ``params`` is the float64 vector
-``concatenate([W.ravel(), b])`` (each class row contiguous; no ``b`` without intercept);
-only :func:`_unpack` knows that layout.
+with ``P = softmax(Z)``, ``Y = onehot(y)``. Gradient and Hessian are those of the smooth
+part (all of ``f`` but the L1 term, whose handling is the solvers'). The data terms are
+sums over rows, computed block by block by :func:`block_loss_gradient` and
+:func:`block_hessp`, so that the same code serves chunked or distributed data.
+Conventions: ``params`` is the float64 vector ``concatenate([W.ravel(), b])`` (each
+class row contiguous; no ``b`` without intercept); only :func:`_unpack` knows that
+layout.
 """
 
 import os
@@ -280,6 +284,8 @@ class SoftmaxLoss:
         Non-negative with a positive sum (checked by the caller).
     C : float, default=1.0
         Inverse penalty strength; ``np.inf`` for no penalty.
+    l1_ratio : float, default=0.0
+        Share ``r`` of the L1 term in the penalty; ignored when ``C = inf``.
     fit_intercept : bool, default=True
     block_rows : int or None, default=None
         Rows per block; None picks it from a 1 MiB budget for one logits buffer,
@@ -298,6 +304,7 @@ class SoftmaxLoss:
         sample_weight=None,
         *,
         C=1.0,
+        l1_ratio=0.0,
         fit_intercept=True,
         block_rows=None,
         n_threads=1,
@@ -319,7 +326,10 @@ class SoftmaxLoss:
                 f"C * sum(sample_weight) = {C!r} * {self.sw_sum!r} overflows float64; "
                 "rescale the sample weights or C."
             )
-        self.alpha = 0.0 if np.isinf(C) else 1.0 / self.scale
+        # Penalty strengths as f sees them: alpha for 1/2 ||W||^2 (in the smooth part
+        # that loss_gradient returns), l1 for ||W||_1 (the solvers' business).
+        penalty = 0.0 if np.isinf(C) else 1.0 / self.scale
+        self.alpha, self.l1 = (1.0 - l1_ratio) * penalty, l1_ratio * penalty
         self.n_dof = n_classes * (n_features + int(fit_intercept))
         if block_rows is None:
             budget = _BLOCK_BYTES // (n_classes * X.dtype.itemsize)
@@ -332,7 +342,10 @@ class SoftmaxLoss:
         self._proba_params = None
 
     def loss_gradient(self, params):
-        """Return ``f(params)`` as a float and its float64 (n_dof,) gradient."""
+        """Return the smooth part of ``f(params)`` and its float64 (n_dof,) gradient.
+
+        The smooth part is ``f`` without its L1 term (all of ``f`` when ``l1 == 0``).
+        """
         params = np.asarray(params, dtype=np.float64)
         coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
         loss, grad = 0.0, np.zeros_like(params)
@@ -356,7 +369,7 @@ class SoftmaxLoss:
         return loss / self.sw_sum + penalty, grad
 
     def hessp(self, params, direction):
-        """Return the Hessian of ``f`` at ``params`` applied to ``direction``.
+        """Return the smooth part's Hessian at ``params`` applied to ``direction``.
 
         Reuses the probabilities of the last :meth:`loss_gradient` call when it was
         made at the same ``params``, and recomputes them otherwise.
@@ -381,4 +394,8 @@ class SoftmaxLoss:
 
     def objective(self, params):
         """Return the unscaled objective ``F(params)`` of the module docstring."""
-        return self.scale * self.loss_gradient(params)[0]
+        smooth = self.loss_gradient(params)[0]
+        if self.l1 == 0:
+            return self.scale * smooth
+        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
+        return self.scale * (smooth + self.l1 * float(np.sum(np.abs(coef))))

@@ -1,0 +1,234 @@
+"""Tests of the L1 / elastic-net fits (``l1_ratio > 0``).
+
+Oracles: LogisticRegression(solver="saga") on the same objective, the objective and
+its smooth gradient written here with ``scipy.special`` on float64 copies of the data
+(optimality conditions of the non-smooth problem), and invariances (repeated rows,
+sparse vs dense layout). No expected value is computed by sklse itself.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import logsumexp, softmax
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_selection import SelectFromModel
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from sklse import SoftmaxRegression
+
+TIGHT = 1e-8  # sklse reaches it without a warning on the data below
+
+
+def make_data(n_classes=3, n_samples=300, n_features=20, seed=0):
+    """Standardised data with 6 informative features out of ``n_features``."""
+    X, y = make_classification(
+        n_samples,
+        n_features,
+        n_informative=6,
+        n_redundant=0,
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        random_state=seed,
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+def objective(X, y, coef, intercept, C, l1_ratio, sample_weight=None):
+    """``F = C sum_i s_i CE_i + (1-r)/2 ||W||^2 + r ||W||_1`` in float64."""
+    X = X.toarray() if sp.issparse(X) else X
+    coef = np.asarray(coef, dtype=np.float64)
+    Z = X.astype(np.float64) @ coef.T + np.asarray(intercept, dtype=np.float64)
+    s = np.ones(len(y)) if sample_weight is None else sample_weight
+    data = np.dot(s, logsumexp(Z, axis=1) - Z[np.arange(len(y)), y])
+    penalty = (1 - l1_ratio) / 2 * np.sum(coef**2) + l1_ratio * np.sum(np.abs(coef))
+    return C * data + penalty
+
+
+def smooth_gradient(X, y, coef, intercept, C, l1_ratio):
+    """Gradient of F without its L1 term, w.r.t. W and b."""
+    Z = X @ coef.T + intercept
+    residual = softmax(Z, axis=1)
+    residual[np.arange(len(y)), y] -= 1
+    return C * residual.T @ X + (1 - l1_ratio) * coef, C * residual.sum(axis=0)
+
+
+def saga(X, y, C, l1_ratio, **params):
+    """LogisticRegression's saga fit at tol=1e-10; also says if it converged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        lr = LogisticRegression(
+            C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-10, max_iter=20000, **params
+        ).fit(X, y)
+    return lr, not any(w.category is ConvergenceWarning for w in caught)
+
+
+# --------------------------------------------------------------------------------------
+# Against saga and the optimality conditions
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("l1_ratio", [0.25, 0.5, 1.0])
+@pytest.mark.parametrize("C", [0.02, 0.2, 2.0])
+def test_objective_and_support_match_saga(l1_ratio, C):
+    X, y = make_data()
+    model = SoftmaxRegression(C=C, l1_ratio=l1_ratio, tol=TIGHT, max_iter=5000)
+    model.fit(X, y)
+    lr, converged = saga(X, y, C, l1_ratio)
+    f_sklse = objective(X, y, model.coef_, model.intercept_, C, l1_ratio)
+    f_saga = objective(X, y, lr.coef_, lr.intercept_, C, l1_ratio)
+    assert f_sklse <= f_saga * (1 + 1e-6)
+    assert_allclose(model.objective_, f_sklse, rtol=1e-12)
+    assert 0 < np.count_nonzero(model.coef_) < model.coef_.size  # a sparse model
+    if converged:
+        assert_array_equal(model.coef_ != 0, lr.coef_ != 0)
+        assert_allclose(model.predict_proba(X), lr.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.5, 1.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_fit_meets_the_subgradient_optimality_conditions(l1_ratio, fit_intercept):
+    # Zero coefficients must be zeros of the optimum (|g| <= r), not stalled
+    # iterates; non-zero ones must satisfy g + r * sign(w) = 0.
+    X, y = make_data(n_classes=4, seed=1)
+    C = 0.3
+    model = SoftmaxRegression(
+        C=C, l1_ratio=l1_ratio, fit_intercept=fit_intercept, tol=TIGHT, max_iter=5000
+    ).fit(X, y)
+    grad_coef, grad_intercept = smooth_gradient(
+        X, y, model.coef_, model.intercept_, C, l1_ratio
+    )
+    zero = model.coef_ == 0
+    # The solver's tol is on f = F / (C * n): scale it back to F.
+    slack = 10 * TIGHT * C * len(y)
+    assert np.all(np.abs(grad_coef[zero]) <= l1_ratio + slack)
+    nonzero_residual = grad_coef[~zero] + l1_ratio * np.sign(model.coef_[~zero])
+    assert_allclose(nonzero_residual, 0, atol=slack)
+    if fit_intercept:
+        assert_allclose(grad_intercept, 0, atol=slack)
+    assert model.gradient_norm_ <= TIGHT
+
+
+def test_zeros_are_exact_and_select_from_model_works():
+    X, y = make_data(n_features=30)
+    model = SoftmaxRegression(C=0.05, l1_ratio=1.0).fit(X, y)  # default tol
+    used = np.any(model.coef_ != 0, axis=0)
+    assert 0 < used.sum() < X.shape[1]
+    small = np.abs(model.coef_[model.coef_ != 0])
+    assert small.min() > 1e-8  # no 1e-12 "zeros": zeros are exactly 0.0
+    selector = SelectFromModel(model, threshold=1e-300, prefit=True)
+    assert_array_equal(selector.get_support(), used)
+    assert selector.transform(X).shape[1] == used.sum()
+
+
+def test_two_classes_pure_l1_is_logistic_regression_at_the_same_C():
+    # ||W0||_1 + ||W1||_1 >= ||W1 - W0||_1 with equality reachable: the margin is
+    # LogisticRegression's L1 fit at the same C (not 2C as for L2).
+    X, y = make_data(n_classes=2)
+    C = 0.1
+    model = SoftmaxRegression(C=C, l1_ratio=1.0, tol=TIGHT, max_iter=5000).fit(X, y)
+    lr, _ = saga(X, y, C, 1.0)
+    assert_allclose(model.coef_[1] - model.coef_[0], lr.coef_[0], atol=1e-5)
+    assert_allclose(model.decision_function(X), lr.decision_function(X), atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------
+# Paths and warm starts
+# --------------------------------------------------------------------------------------
+def test_path_nonzeros_grow_and_warm_start_saves_iterations():
+    X, y = make_data(n_features=25)
+    Cs = np.geomspace(0.002, 2.0, 8)
+    warm = SoftmaxRegression(l1_ratio=1.0, tol=1e-6, max_iter=5000, warm_start=True)
+    nonzeros, warm_iters, cold_iters = [], 0, 0
+    for C in Cs:
+        warm.set_params(C=C).fit(X, y)
+        cold = SoftmaxRegression(C=C, l1_ratio=1.0, tol=1e-6, max_iter=5000).fit(X, y)
+        nonzeros.append(np.count_nonzero(warm.coef_))
+        warm_iters += warm.n_iter_[0]
+        cold_iters += cold.n_iter_[0]
+        f_warm = objective(X, y, warm.coef_, warm.intercept_, C, 1.0)
+        f_cold = objective(X, y, cold.coef_, cold.intercept_, C, 1.0)
+        assert_allclose(f_warm, f_cold, rtol=1e-6)
+    assert nonzeros[0] == 0  # C below the threshold: the empty model
+    assert nonzeros[-1] > 3 * 6  # C large: most informative features in every class
+    assert np.all(np.diff(nonzeros) >= 0), nonzeros
+    assert warm_iters < cold_iters
+
+
+def test_infinite_C_ignores_l1_ratio():
+    X, y = make_data()
+    plain = SoftmaxRegression(C=np.inf, max_iter=500).fit(X[:60], y[:60])
+    l1 = SoftmaxRegression(C=np.inf, l1_ratio=1.0, max_iter=500).fit(X[:60], y[:60])
+    assert_array_equal(l1.coef_, plain.coef_)
+    assert_array_equal(l1.intercept_, plain.intercept_)
+
+
+@pytest.mark.parametrize("solver", ["newton-cg", "trust-ncg"])
+def test_hessian_solvers_reject_an_l1_term(solver):
+    X, y = make_data()
+    with pytest.raises(ValueError, match=f"solver='{solver}' does not support l1"):
+        SoftmaxRegression(l1_ratio=0.5, solver=solver).fit(X, y)
+    SoftmaxRegression(l1_ratio=0.5, C=np.inf, solver=solver).fit(X, y)  # no L1 term
+
+
+@pytest.mark.parametrize("l1_ratio", [-0.1, 1.5, "0.5"])
+def test_l1_ratio_out_of_range_is_rejected(l1_ratio):
+    X, y = make_data()
+    with pytest.raises((ValueError, TypeError), match="l1_ratio"):
+        SoftmaxRegression(l1_ratio=l1_ratio).fit(X, y)
+
+
+# --------------------------------------------------------------------------------------
+# Weights, layouts, dtypes
+# --------------------------------------------------------------------------------------
+def test_integer_weights_equal_repeated_rows():
+    X, y = make_data(n_samples=120)
+    weights = np.random.default_rng(0).integers(0, 4, size=len(y))
+    params = dict(C=0.3, l1_ratio=0.5, tol=TIGHT, max_iter=5000)
+    weighted = SoftmaxRegression(**params).fit(X, y, sample_weight=weights)
+    repeated = SoftmaxRegression(**params).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    assert_allclose(weighted.coef_, repeated.coef_, atol=1e-6)
+    assert_array_equal(weighted.coef_ != 0, repeated.coef_ != 0)
+    assert_allclose(weighted.objective_, repeated.objective_, rtol=1e-10)
+
+
+def test_class_weight_is_sample_weight_per_class():
+    X, y = make_data()
+    class_weight = {0: 0.5, 1: 2.0, 2: 1.0}
+    params = dict(C=0.3, l1_ratio=0.5, tol=TIGHT, max_iter=5000)
+    by_class = SoftmaxRegression(class_weight=class_weight, **params).fit(X, y)
+    by_sample = SoftmaxRegression(**params).fit(
+        X, y, sample_weight=np.array([class_weight[k] for k in y])
+    )
+    assert_allclose(by_class.coef_, by_sample.coef_, atol=1e-7)
+    lr, converged = saga(X, y, 0.3, 0.5, class_weight=class_weight)
+    s = np.array([class_weight[k] for k in y])
+    f_sklse = objective(X, y, by_class.coef_, by_class.intercept_, 0.3, 0.5, s)
+    assert f_sklse <= objective(X, y, lr.coef_, lr.intercept_, 0.3, 0.5, s) * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("layout", [sp.csr_matrix, sp.csc_matrix])
+def test_sparse_x_gives_the_dense_fit(layout):
+    X, y = make_data()
+    X[np.abs(X) < 0.7] = 0.0  # ~50 % zeros
+    params = dict(C=0.2, l1_ratio=0.5, tol=TIGHT, max_iter=5000)
+    dense = SoftmaxRegression(**params).fit(X, y)
+    sparse = SoftmaxRegression(**params).fit(layout(X), y)  # solver="auto": lbfgs
+    assert_allclose(sparse.coef_, dense.coef_, atol=1e-7)
+    assert_array_equal(sparse.coef_ != 0, dense.coef_ != 0)
+
+
+def test_float32_keeps_its_dtype_and_the_objective():
+    X, y = make_data()
+    params = dict(C=0.2, l1_ratio=0.5, tol=1e-5, max_iter=5000)
+    model64 = SoftmaxRegression(**params).fit(X, y)
+    model32 = SoftmaxRegression(**params).fit(X.astype(np.float32), y)
+    assert model32.coef_.dtype == np.float32
+    f32 = objective(X, y, model32.coef_, model32.intercept_, 0.2, 0.5)
+    f64 = objective(X, y, model64.coef_, model64.intercept_, 0.2, 0.5)
+    assert_allclose(f32, f64, rtol=1e-5)
+    assert np.count_nonzero(model32.coef_) < model32.coef_.size

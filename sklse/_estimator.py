@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
@@ -38,7 +39,7 @@ def _validate_data(estimator, *args, **kwargs):
         raise
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     r"""Multinomial logistic (softmax) regression with a stable log-softmax loss.
 
     A drop-in for :class:`~sklearn.linear_model.LogisticRegression` on the same
@@ -157,6 +158,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to training data.
 
@@ -183,12 +185,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 "SoftmaxRegression needs samples of at least 2 classes; got one "
                 f"class: {classes.tolist()}."
             )
-        sample_weight = self._sample_weight(X, y, y_encoded, classes, sample_weight)
+        weights = self._sample_weight(X, y, y_encoded, classes, sample_weight)
         loss = SoftmaxLoss(
             X,
             y_encoded.astype(np.intp, copy=False),
             len(classes),
-            sample_weight,
+            weights,
             C=self.C,
             fit_intercept=self.fit_intercept,
             n_threads=effective_n_threads(),
@@ -196,35 +198,94 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         solver = self.solver
         if solver == "auto":
             solver = "newton-cg" if sp.issparse(X) else "lbfgs"
+        start = self._start(classes, X.shape[1])
+        self.classes_ = classes  # after _start (warm start compares classes_)
+        # One sub-task per solver iteration; max_iter=0 makes the fit task a leaf.
+        context = self._init_callback_context(max_subtasks=self.max_iter)
+        # The caller's weights go to the callbacks, as LogisticRegression passes them.
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        task_data = {"X": X, "y": y, "metadata": metadata}
+        context.call_on_fit_task_begin(estimator=self, **task_data)
         result = minimize(
             loss,
-            self._start(classes, X.shape[1]),
+            start,
             solver=solver,
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
+            # None without callbacks: the solver path is then the one without them.
+            on_iteration=(
+                self._on_iteration(context, start, solver, task_data)
+                if hasattr(self, "_skl_callbacks")
+                else None
+            ),
         )
-        coef, intercept = _unpack(result.params, len(classes), self.fit_intercept)
+        # Centres result.params in place: objective_ is F of the fitted model.
+        self.coef_, self.intercept_ = self._coef_intercept(
+            result.params, len(classes), X.dtype
+        )
+        value, grad = loss.loss_gradient(result.params)
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.objective_ = loss.scale * value
+        self.gradient_norm_ = float(np.max(np.abs(grad)))
+        if not (result.converged or result.interrupted):  # a stop asked for: no warning
+            self._warn_not_converged(result, solver)
+        context.call_on_fit_task_end(
+            estimator=self, reconstruction_attributes={}, **task_data
+        )
+        return self
+
+    def _coef_intercept(self, params, n_classes, dtype):
+        """Return ``coef_`` (n_classes, n_features) and ``intercept_`` (n_classes,).
+
+        Centres the class rows of ``params`` (float64, packed) in place, then casts
+        to ``dtype``: the fitted attributes and those of every callback's
+        reconstructed model, so the last iteration's model is the fitted one.
+        """
+        coef, intercept = _unpack(params, n_classes, self.fit_intercept)
         # The objective is invariant to adding one vector to every class row (softmax
         # is shift invariant) and the penalty is smallest when the rows sum to 0:
         # centering is the symmetric parametrisation, and never raises F.
         coef -= coef.mean(axis=0)
-        if intercept is not None:
-            intercept -= intercept.mean()
-        value, grad = loss.loss_gradient(result.params)
-        self.classes_ = classes
-        self.coef_ = coef.astype(X.dtype)
-        self.intercept_ = (
-            np.zeros(len(classes), dtype=X.dtype)
-            if intercept is None
-            else intercept.astype(X.dtype)
-        )
-        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        self.objective_ = loss.scale * value
-        self.gradient_norm_ = float(np.max(np.abs(grad)))
-        if not result.converged:
-            self._warn_not_converged(result, solver)
-        return self
+        if intercept is None:
+            return coef.astype(dtype), np.zeros(n_classes, dtype=dtype)
+        intercept -= intercept.mean()
+        return coef.astype(dtype), intercept.astype(dtype)
+
+    def _on_iteration(self, context, start, solver, task_data):
+        """Return :func:`minimize`'s ``on_iteration``: one callback sub-task per step.
+
+        Each call opens the iteration's sub-context and calls begin (model at the
+        previous iterate, or the start) and end (model at this iterate) together, so
+        every iteration is one begin/end pair. The models are built only when a
+        callback asks for ``fitted_estimator``. Returns True when a callback asks to
+        stop, which ends the solver after this iteration.
+        """
+        n_classes, dtype = len(self.classes_), task_data["X"].dtype
+        previous = [start]
+
+        def model(params):
+            def attributes():
+                coef, intercept = self._coef_intercept(params.copy(), n_classes, dtype)
+                return {"coef_": coef, "intercept_": intercept}
+
+            return attributes  # evaluated lazily, by the hooks that need it
+
+        def on_iteration(params):
+            iteration = context.subcontext(task_name=f"{solver}-iter")
+            iteration.call_on_fit_task_begin(
+                estimator=self,
+                reconstruction_attributes=model(previous[0]),
+                **task_data,
+            )
+            previous[0] = params.copy()  # scipy may reuse its buffer
+            return iteration.call_on_fit_task_end(
+                estimator=self,
+                reconstruction_attributes=model(previous[0]),
+                **task_data,
+            )
+
+        return on_iteration
 
     def _warn_not_converged(self, result, solver):
         """Warn with the reason the solver stopped above ``tol`` and a remedy."""
@@ -246,7 +307,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 + (")" if solver == "trust-ncg" else " or solver='trust-ncg')")
                 + "; if it is large, scale the features (e.g. with StandardScaler)."
             )
-        warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=3)
+        # Frames: this method, fit, with_callbacks' wrapper, then the caller of fit.
+        warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=4)
 
     def _sample_weight(self, X, y, y_encoded, classes, sample_weight):
         """Return the checked sample weights times the class weights, or None."""

@@ -114,6 +114,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     equals ``LogisticRegression(C=2 * C)``: ``coef_[1] - coef_[0]`` is its
     ``coef_[0]``.
 
+    :meth:`set_callbacks` takes scikit-learn's callbacks (:mod:`sklearn.callback`)
+    with every solver: each solver iteration is one sub-task, whose model has that
+    iterate's ``coef_`` and ``intercept_``; a callback asking to stop ends the fit
+    after that iteration, without a ConvergenceWarning.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris

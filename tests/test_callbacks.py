@@ -5,6 +5,8 @@ The oracle for "the training objective decreases" is the objective written here 
 the scores are scikit-learn's scorers on the fitted model.
 """
 
+import ast
+import pathlib
 import warnings
 
 import numpy as np
@@ -20,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
+import sklse
 from sklse import SoftmaxRegression
 from sklse._solvers import SOLVERS as ALL_SOLVERS
 
@@ -257,3 +260,16 @@ def test_convergence_warning_points_at_the_caller(rng):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_estimator_checks_pass_with_a_callback_set():
     check_estimator(SoftmaxRegression().set_callbacks(Recorder()))
+
+
+def test_sklse_never_imports_rich():
+    # rich is an optional extra, for sklearn's ProgressBar only.
+    imported = set()
+    for path in pathlib.Path(sklse.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+    assert "sklearn" in imported  # the scan sees imports
+    assert "rich" not in imported

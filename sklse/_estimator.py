@@ -190,12 +190,15 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 "SoftmaxRegression needs samples of at least 2 classes; got one "
                 f"class: {classes.tolist()}."
             )
-        weights = self._sample_weight(X, y, y_encoded, classes, sample_weight)
+        # The caller's weights go to the callbacks, as LogisticRegression passes them.
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+
+        sample_weight = self._sample_weight(X, y, y_encoded, classes, sample_weight)
         loss = SoftmaxLoss(
             X,
             y_encoded.astype(np.intp, copy=False),
             len(classes),
-            weights,
+            sample_weight,
             C=self.C,
             fit_intercept=self.fit_intercept,
             n_threads=effective_n_threads(),
@@ -207,8 +210,6 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = classes  # after _start (warm start compares classes_)
         # One sub-task per solver iteration; max_iter=0 makes the fit task a leaf.
         context = self._init_callback_context(max_subtasks=self.max_iter)
-        # The caller's weights go to the callbacks, as LogisticRegression passes them.
-        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task_data = {"X": X, "y": y, "metadata": metadata}
         context.call_on_fit_task_begin(estimator=self, **task_data)
         result = minimize(
@@ -220,15 +221,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             # None without callbacks: the solver path is then the one without them.
             on_iteration=(
-                self._on_iteration(context, start, solver, task_data)
+                self._on_iteration(context, loss, start, solver, task_data)
                 if hasattr(self, "_skl_callbacks")
                 else None
             ),
         )
-        # Centres result.params in place: objective_ is F of the fitted model.
-        self.coef_, self.intercept_ = self._coef_intercept(
-            result.params, len(classes), X.dtype
-        )
+        self.coef_, self.intercept_ = self._coef_intercept(result.params, loss, X.dtype)
         value, grad = loss.loss_gradient(result.params)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.objective_ = loss.scale * value
@@ -240,24 +238,22 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _coef_intercept(self, params, n_classes, dtype):
-        """Return ``coef_`` (n_classes, n_features) and ``intercept_`` (n_classes,).
+    def _coef_intercept(self, params, loss, dtype):
+        """Return ``coef_`` and ``intercept_`` of ``params``, in ``dtype``.
 
-        Centres the class rows of ``params`` (float64, packed) in place, then casts
-        to ``dtype``: the fitted attributes and those of every callback's
-        reconstructed model, so the last iteration's model is the fitted one.
+        The fitted attributes and those of every callback's model, so that the last
+        iteration's model is the fitted one. ``params`` is not modified.
         """
-        coef, intercept = _unpack(params, n_classes, self.fit_intercept)
+        coef, intercept = _unpack(params, loss.n_classes, loss.fit_intercept)
         # The objective is invariant to adding one vector to every class row (softmax
         # is shift invariant) and the penalty is smallest when the rows sum to 0:
-        # centering is the symmetric parametrisation, and never raises F.
-        coef -= coef.mean(axis=0)
+        # centring is the symmetric parametrisation, and never raises F.
+        coef = coef - coef.mean(axis=0)
         if intercept is None:
-            return coef.astype(dtype), np.zeros(n_classes, dtype=dtype)
-        intercept -= intercept.mean()
-        return coef.astype(dtype), intercept.astype(dtype)
+            return coef.astype(dtype), np.zeros(loss.n_classes, dtype=dtype)
+        return coef.astype(dtype), (intercept - intercept.mean()).astype(dtype)
 
-    def _on_iteration(self, context, start, solver, task_data):
+    def _on_iteration(self, context, loss, start, solver, task_data):
         """Return :func:`minimize`'s ``on_iteration``: one callback sub-task per step.
 
         Each call opens the iteration's sub-context and calls begin (model at the
@@ -266,12 +262,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         callback asks for ``fitted_estimator``. Returns True when a callback asks to
         stop, which ends the solver after this iteration.
         """
-        n_classes, dtype = len(self.classes_), task_data["X"].dtype
+        dtype = task_data["X"].dtype
         previous = [start]
 
         def model(params):
             def attributes():
-                coef, intercept = self._coef_intercept(params.copy(), n_classes, dtype)
+                coef, intercept = self._coef_intercept(params, loss, dtype)
                 return {"coef_": coef, "intercept_": intercept}
 
             return attributes  # evaluated lazily, by the hooks that need it

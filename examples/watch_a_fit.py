@@ -36,12 +36,14 @@ def synthetic(n_samples=20_000, n_features=100, n_classes=10, seed=0):
 
 def progress_bar():
     """Fit a problem long enough to watch, with a live progress bar."""
-    if importlib.util.find_spec("rich") is None:
-        print('ProgressBar needs rich (pip install -e ".[progress]"); skipped.\n')
+    try:
+        bar = ProgressBar()
+    except ImportError as error:  # rich is an optional extra
+        print(f'{error} pip install -e ".[progress]" to see the bar.\n')
         return
     X, y = synthetic()
     # The bar counts iterations out of max_iter; this fit meets tol after 24.
-    clf = SoftmaxRegression(tol=1e-7, max_iter=30).set_callbacks(ProgressBar())
+    clf = SoftmaxRegression(tol=1e-7, max_iter=30).set_callbacks(bar)
     start = time.perf_counter()
     clf.fit(X, y)
     print(

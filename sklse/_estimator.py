@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
@@ -38,7 +39,7 @@ def _validate_data(estimator, *args, **kwargs):
         raise
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     r"""Multinomial logistic (softmax) regression with a stable log-softmax loss.
 
     A drop-in for :class:`~sklearn.linear_model.LogisticRegression` on the same
@@ -124,6 +125,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     of the two rows is at least ``||w||_1``, reached by many splits, so the margin
     is that of ``LogisticRegression(C=C, l1_ratio=1)``.)
 
+    :meth:`set_callbacks` takes scikit-learn's callbacks (:mod:`sklearn.callback`)
+    with every solver: each solver iteration is one sub-task, whose model has that
+    iterate's ``coef_`` and ``intercept_``; a callback asking to stop ends the fit
+    after that iteration, without a ConvergenceWarning.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -171,6 +177,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to training data.
 
@@ -197,6 +204,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 "SoftmaxRegression needs samples of at least 2 classes; got one "
                 f"class: {classes.tolist()}."
             )
+        # The caller's weights go to the callbacks, as LogisticRegression passes them.
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+
         sample_weight = self._sample_weight(X, y, y_encoded, classes, sample_weight)
         penalised = not np.isinf(self.C)
         if penalised and self.l1_ratio > 0 and self.solver not in ("auto", "lbfgs"):
@@ -217,25 +227,43 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         solver = self.solver
         if solver == "auto":
             solver = "newton-cg" if sp.issparse(X) and loss.l1 == 0 else "lbfgs"
+        start = self._start(classes, X.shape[1])
+        self.classes_ = classes  # after _start (warm start compares classes_)
+        # One sub-task per solver iteration; max_iter=0 makes the fit task a leaf.
+        context = self._init_callback_context(max_subtasks=self.max_iter)
+        task_data = {"X": X, "y": y, "metadata": metadata}
+        context.call_on_fit_task_begin(estimator=self, **task_data)
         result = minimize(
             loss,
-            self._start(classes, X.shape[1]),
+            start,
             solver=solver,
             tol=self.tol,
             max_iter=self.max_iter,
             verbose=self.verbose,
+            # None without callbacks: the solver path is then the one without them.
+            on_iteration=(
+                self._on_iteration(context, loss, start, solver, task_data)
+                if hasattr(self, "_skl_callbacks")
+                else None
+            ),
         )
-        self.classes_ = classes
         self.coef_, self.intercept_ = self._coef_intercept(result.params, loss, X.dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.objective_ = loss.objective(result.params)
         self.gradient_norm_ = result.gradient_norm
-        if not result.converged:
+        if not (result.converged or result.interrupted):  # a stop asked for: no warning
             self._warn_not_converged(result, solver)
+        context.call_on_fit_task_end(
+            estimator=self, reconstruction_attributes={}, **task_data
+        )
         return self
 
     def _coef_intercept(self, params, loss, dtype):
-        """Return ``coef_`` and ``intercept_`` of ``params``, in ``dtype``."""
+        """Return ``coef_`` and ``intercept_`` of ``params``, in ``dtype``.
+
+        The fitted attributes and those of every callback's model, so that the last
+        iteration's model is the fitted one. ``params`` is not modified.
+        """
         coef, intercept = _unpack(params, loss.n_classes, loss.fit_intercept)
         # The data term is invariant to adding one vector to every class row (softmax
         # is shift invariant) and the L2 penalty is smallest when the rows sum to 0:
@@ -246,6 +274,41 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if intercept is None:
             return coef.astype(dtype), np.zeros(loss.n_classes, dtype=dtype)
         return coef.astype(dtype), (intercept - intercept.mean()).astype(dtype)
+
+    def _on_iteration(self, context, loss, start, solver, task_data):
+        """Return :func:`minimize`'s ``on_iteration``: one callback sub-task per step.
+
+        Each call opens the iteration's sub-context and calls begin (model at the
+        previous iterate, or the start) and end (model at this iterate) together, so
+        every iteration is one begin/end pair. The models are built only when a
+        callback asks for ``fitted_estimator``. Returns True when a callback asks to
+        stop, which ends the solver after this iteration.
+        """
+        dtype = task_data["X"].dtype
+        previous = [start]
+
+        def model(params):
+            def attributes():
+                coef, intercept = self._coef_intercept(params, loss, dtype)
+                return {"coef_": coef, "intercept_": intercept}
+
+            return attributes  # evaluated lazily, by the hooks that need it
+
+        def on_iteration(params):
+            iteration = context.subcontext(task_name=f"{solver}-iter")
+            iteration.call_on_fit_task_begin(
+                estimator=self,
+                reconstruction_attributes=model(previous[0]),
+                **task_data,
+            )
+            previous[0] = params.copy()  # scipy may reuse its buffer
+            return iteration.call_on_fit_task_end(
+                estimator=self,
+                reconstruction_attributes=model(previous[0]),
+                **task_data,
+            )
+
+        return on_iteration
 
     def _warn_not_converged(self, result, solver):
         """Warn with the reason the solver stopped above ``tol`` and a remedy."""
@@ -267,7 +330,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 + (")" if solver == "trust-ncg" else " or solver='trust-ncg')")
                 + "; if it is large, scale the features (e.g. with StandardScaler)."
             )
-        warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=3)
+        # Frames: this method, fit, with_callbacks' wrapper, then the caller of fit.
+        warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=4)
 
     def _sample_weight(self, X, y, y_encoded, classes, sample_weight):
         """Return the checked sample weights times the class weights, or None."""

@@ -38,6 +38,7 @@ class _Smooth:
     """``f`` as scipy sees it when it has no L1 term: ``x`` is ``params``."""
 
     bounds = None
+    keeps_best = False  # every solver's iterates decrease f: the last is the answer
 
     def __init__(self, loss):
         self.loss_gradient = loss.loss_gradient
@@ -49,6 +50,10 @@ class _Smooth:
     @staticmethod
     def to_params(x):
         return x
+
+    @staticmethod
+    def true_value(x, value):
+        return value
 
     @staticmethod
     def optimality(x, grad):
@@ -64,7 +69,14 @@ class _SplitL1:
     ``P * N = 0``, which holds at every minimiser (lowering both of a positive pair
     lowers f). scipy's L-BFGS-B puts coefficients that reach a bound at exactly 0.0,
     so zeros of the optimum are exact zeros of ``coef_``.
+
+    Iterates need not have ``P * N = 0``: L-BFGS-B decreases the split objective, an
+    upper bound of ``f(P - N)``, which can itself rise by a little from one iterate
+    to the next. The answer after each iteration is therefore the best ``W`` so far
+    (``keeps_best``), whose ``f`` never rises.
     """
+
+    keeps_best = True
 
     def __init__(self, loss):
         self.loss, self.l1 = loss, loss.l1
@@ -89,6 +101,12 @@ class _SplitL1:
         return value, np.concatenate(
             [grad_coef + self.l1, self.l1 - grad_coef, grad[n:]]
         )
+
+    def true_value(self, x, value):
+        """Return ``f(P - N)`` from the split objective's ``value`` at ``x``."""
+        n = self.n_coef
+        excess = np.sum(x[: 2 * n]) - np.sum(np.abs(x[:n] - x[n : 2 * n]))
+        return value - self.l1 * float(excess)
 
     def optimality(self, x, grad):
         """Return the max-norm of the smallest subgradient of ``f`` at ``W = P - N``.
@@ -124,6 +142,7 @@ class _Monitor:
         self.n_iter = 0
         self.interrupted = False
         self.last = self.iterate = None  # (x, value, grad)
+        self.answer = None  # x of the iterate the solver would return now
 
     def __call__(self, x):
         if self.last is None or not np.array_equal(x, self.last[0]):
@@ -140,6 +159,9 @@ class _Monitor:
                 else (x.copy(), *self.problem.loss_gradient(x))
             )
         _, value, grad = self.iterate
+        value = self.problem.true_value(x, value)
+        if self.answer is None or not self.problem.keeps_best or value <= self.best:
+            self.answer, self.best = self.iterate[0], value
         optimality = self.problem.optimality(x, grad)
         if self.verbose:
             print(
@@ -147,7 +169,7 @@ class _Monitor:
                 f"objective {self.loss.scale * value:.12e}  max|grad| {optimality:.3e}"
             )
         if self.on_iteration is not None and self.on_iteration(
-            self.problem.to_params(x)
+            self.problem.to_params(self.answer)
         ):
             self.interrupted = True
             raise StopIteration
@@ -303,6 +325,8 @@ def minimize(
         with _one_blas_thread():
             result = SOLVERS[solver](x, monitor, max_iter)
         x, message = result.x, str(result.message)
+        if problem.keeps_best and monitor.answer is not None:
+            x = monitor.answer
     optimality = float(monitor.optimality_at(x))
     return SolverResult(
         problem.to_params(x),

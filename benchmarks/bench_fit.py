@@ -7,12 +7,16 @@ convergence plot (relative gap against time, one panel per problem) as PNG when
 matplotlib is installed (``pip install -e ".[bench]"``).
 
 Method. Every problem is generated from fixed seeds (standardised dense features,
-labels drawn from a softmax model so that the optimum is finite); C = 1. The reference
-optimum F* is the smallest objective seen, starting from sklse's trust-ncg at
-``tol=1e-12``. Each solver is fitted from scratch with ``max_iter`` on a geometric grid
-and ``tol=1e-14``, so that only ``max_iter`` stops it; the wall time of the fit that
-first ends with ``(F - F*) / F* <= eps`` is its time to ``eps``. One function,
-:func:`objective`, in float64, scores every fitted model. The sweeps are repeated
+labels drawn from a softmax model so that the optimum is finite); C = 1. The L1
+(``l1_ratio=1``) and elastic-net (``l1_ratio=0.5``) rows reuse the medium and sparse
+data with a C small enough for a sparse optimum (C * n_samples = 1000 on medium, C = 10
+on sparse) and compare sklse with LogisticRegression's saga, the one solver it has for
+them. The reference optimum F* is the smallest objective seen, starting from sklse's
+trust-ncg at ``tol=1e-12`` (lbfgs at ``tol=1e-10`` with an L1 term). Each solver is
+fitted from scratch with ``max_iter`` on a geometric grid and ``tol=1e-14``, so that
+only ``max_iter`` stops it; the wall time of the fit that first ends with
+``(F - F*) / F* <= eps`` is its time to ``eps``. One function, :func:`objective`, in
+float64, scores every fitted model. The sweeps are repeated
 (``--repeats``), interleaved across solvers, and medians are reported. ``--threads 1``
 (the default) runs everyone with one BLAS thread through threadpoolctl; ``--threads
 default`` leaves the BLAS pools as they are (sklse limits itself inside ``fit``).
@@ -91,19 +95,38 @@ def digits():
 
 
 def problems(quick):
-    """Yield ``(name, X, y)`` for every problem at full or quick size."""
+    """Yield ``(name, X, y, penalty)`` for every problem at full or quick size.
+
+    ``penalty`` holds the ``C`` and ``l1_ratio`` of every fit.
+    """
     s = 10 if quick else 1
-    yield "digits", *digits()
-    yield "tall", *dense_problem(200_000 // s, 20, 5, seed=1)
-    yield "medium", *dense_problem(50_000 // s, 500, 10, seed=2)
-    yield "medium-f32", *dense_problem(50_000 // s, 500, 10, seed=2, dtype=np.float32)
-    yield "many-classes", *dense_problem(50_000 // s, 100, 100, seed=3)
-    yield "sparse", *sparse_problem(50_000 // s, 100_000 // s, 20, 1e-3 * s, seed=4)
+    l2 = {"C": 1.0, "l1_ratio": 0.0}
+    yield "digits", *digits(), l2
+    yield "tall", *dense_problem(200_000 // s, 20, 5, seed=1), l2
+    medium = dense_problem(50_000 // s, 500, 10, seed=2)
+    yield "medium", *medium, l2
+    f32 = dense_problem(50_000 // s, 500, 10, seed=2, dtype=np.float32)
+    yield "medium-f32", *f32, l2
+    yield "many-classes", *dense_problem(50_000 // s, 100, 100, seed=3), l2
+    sparse = sparse_problem(50_000 // s, 100_000 // s, 20, 1e-3 * s, seed=4)
+    yield "sparse", *sparse, l2
+    for kind, l1_ratio in (("enet", 0.5), ("l1", 1.0)):
+        C = 1000 / len(medium[1])
+        yield f"medium-{kind}", *medium, {"C": C, "l1_ratio": l1_ratio}
+        if not quick:  # minutes even at the quick size: both solvers converge slowly
+            yield f"sparse-{kind}", *sparse, {"C": 10.0, "l1_ratio": l1_ratio}
 
 
-def estimators(max_iter, tol, n_dof):
+def estimators(max_iter, tol, n_dof, penalty):
     """Return ``{label: unfitted estimator}`` for one point of the sweep."""
-    lr = {"max_iter": max_iter, "tol": tol, "C": 1.0}
+    if penalty["l1_ratio"] > 0:  # saga is LogisticRegression's only solver for it
+        return {
+            "LR saga": LogisticRegression(
+                solver="saga", max_iter=max_iter, tol=tol, **penalty
+            ),
+            "sklse default": SoftmaxRegression(max_iter=max_iter, tol=tol, **penalty),
+        }
+    lr = {"max_iter": max_iter, "tol": tol, "C": penalty["C"]}
     models = {
         f"LR {solver}": LogisticRegression(solver=solver, **lr)
         for solver in ("lbfgs", "newton-cg", "newton-cholesky", "sag", "saga")
@@ -123,12 +146,13 @@ def n_dof_of(X, y):
     return (X.shape[1] + 1) * (int(y.max()) + 1)
 
 
-def objective(model, X64, y_index, C=1.0):
-    """Return ``F = C * sum_i (logsumexp(z_i) - z_{i, y_i}) + 1/2 ||W||^2``, float64."""
+def objective(model, X64, y_index, penalty):
+    """Return ``F = C sum_i CE_i + (1 - r)/2 ||W||^2 + r ||W||_1`` in float64."""
+    C, r = penalty["C"], penalty["l1_ratio"]
     W = model.coef_.astype(np.float64)
     logits = np.asarray(X64 @ W.T) + model.intercept_.astype(np.float64)
     ce = logsumexp(logits, axis=1) - logits[np.arange(len(y_index)), y_index]
-    return C * ce.sum() + 0.5 * np.sum(W * W)
+    return C * ce.sum() + (1 - r) / 2 * np.sum(W * W) + r * np.sum(np.abs(W))
 
 
 def timed_fit(model, X, y):
@@ -140,25 +164,30 @@ def timed_fit(model, X, y):
         return time.perf_counter() - start
 
 
-def sweep(X, y, X64, repeats, budget):
+def sweep(X, y, X64, penalty, args):
     """Return ``{label: [(max_iter, median seconds, F, n_iter), ...]}``."""
     n_dof = n_dof_of(X, y)
-    labels = list(estimators(1, 1e-14, n_dof))
+    labels = list(estimators(1, 1e-14, n_dof, penalty))
     times = {label: {} for label in labels}
     values = {label: {} for label in labels}
     spent = dict.fromkeys(labels, 0.0)
-    for repeat in range(repeats):
+    # L1 fits take many more iterations: a larger budget and a coarser grid (the
+    # sweep's total time is then at most about twice that of its longest fit).
+    l1 = penalty["l1_ratio"] > 0
+    budget = args.budget * (10 if l1 else 1)
+    grid = [m for m in MAX_ITERS if m & (m - 1) == 0] if l1 else MAX_ITERS
+    for repeat in range(args.repeats):
         order = labels[repeat % len(labels) :] + labels[: repeat % len(labels)]
-        for max_iter in MAX_ITERS:
+        for max_iter in grid:
             for label in order:
                 if spent[label] > budget or values[label].get("done"):
                     continue
-                model = estimators(max_iter, 1e-14, n_dof)[label]
+                model = estimators(max_iter, 1e-14, n_dof, penalty)[label]
                 seconds = timed_fit(model, X, y)
                 spent[label] += seconds
                 times[label].setdefault(max_iter, []).append(seconds)
                 n_iter = int(np.max(model.n_iter_))
-                values[label][max_iter] = (objective(model, X64, y), n_iter)
+                values[label][max_iter] = (objective(model, X64, y, penalty), n_iter)
                 if n_iter < max_iter:  # stopped by itself: more iterations add nothing
                     values[label]["done"] = True
         for label in labels:
@@ -176,13 +205,13 @@ def sweep(X, y, X64, repeats, budget):
     }
 
 
-def default_fit(model, X, y, X64):
+def default_fit(model, X, y, X64, penalty):
     """Fit with default tol/max_iter; return (F, n_iter, peak bytes allocated)."""
     tracemalloc.start()
     timed_fit(model, X, y)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return objective(model, X64, y), int(np.max(model.n_iter_)), peak
+    return objective(model, X64, y, penalty), int(np.max(model.n_iter_)), peak
 
 
 def per_evaluation(X, y, repeats=15):
@@ -242,20 +271,26 @@ def fmt(seconds):
     return "-" if seconds is None else f"{seconds:.3g}"
 
 
-def run_problem(name, X, y, args):
+def run_problem(name, X, y, penalty, args):
     """Benchmark one problem; return (markdown rows, per-eval row, traces, F*)."""
     X64 = X.astype(np.float64)
     n_samples, n_classes = X.shape[0], int(y.max()) + 1
-    reference = SoftmaxRegression(solver="trust-ncg", tol=1e-12, max_iter=1000)
+    if penalty["l1_ratio"] > 0:
+        max_iter = 300 if args.quick else 1000  # slow tails: F* is the best seen
+        reference = SoftmaxRegression(tol=1e-10, max_iter=max_iter, **penalty)
+    else:
+        reference = SoftmaxRegression(solver="trust-ncg", tol=1e-12, max_iter=1000)
     timed_fit(reference, X, y)
-    traces = sweep(X, y, X64, args.repeats, args.budget)
+    nonzero = np.count_nonzero(reference.coef_) / reference.coef_.size
+    print(f"  {penalty}: {nonzero:.1%} non-zero coefficients at F*", flush=True)
+    traces = sweep(X, y, X64, penalty, args)
     f_star = min(
-        [objective(reference, X64, y)]
+        [objective(reference, X64, y, penalty)]
         + [f for tr in traces.values() for *_, f, _ in tr]
     )
     defaults = {
-        label: default_fit(model, X, y, X64)
-        for label, model in estimators(100, 1e-4, n_dof_of(X, y)).items()
+        label: default_fit(model, X, y, X64, penalty)
+        for label, model in estimators(100, 1e-4, n_dof_of(X, y), penalty).items()
         if label not in ("sklse lbfgs",)  # same as sklse default unless it changes
     }
     reached = {label: time_to(tr, f_star, 1e-6) for label, tr in traces.items()}
@@ -277,6 +312,8 @@ def run_problem(name, X, y, args):
             + " | ".join(cells)
             + f" | {ratio} | {gap} | {n_iter} | {memory} |"
         )
+    if penalty["l1_ratio"] > 0:  # the same evaluations as the L2 row of this data
+        return rows, None, traces, f_star
     evals = per_evaluation(X, y, repeats=5 if args.quick else 15)
     per_eval_row = (
         f"| {name} | {1e3 * evals['floor']:.2f} | {1e3 * evals['sklse']:.2f} | "
@@ -296,7 +333,7 @@ def plot(all_traces, path):
     except ImportError:
         print("matplotlib not installed: no plot (pip install -e '.[bench]')")
         return
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), squeeze=False)
+    fig, axes = plt.subplots(2, 5, figsize=(25, 8.5), squeeze=False)
     labels = sorted({label for traces, _ in all_traces.values() for label in traces})
     colors = dict(zip(labels, plt.get_cmap("tab10").colors, strict=False))
     for ax, (name, (traces, f_star)) in zip(
@@ -348,14 +385,16 @@ def main():
     )
     rows, eval_rows, all_traces = [], [], {}
     with threadpool_limits(limits=limit, user_api="blas"):
-        for name, X, y in problems(args.quick):
+        for name, X, y, penalty in problems(args.quick):
             if args.only and name not in args.only:
                 continue
             print(f"{name}: X {X.shape} {X.dtype}, K = {y.max() + 1}", flush=True)
-            problem_rows, eval_row, traces, f_star = run_problem(name, X, y, args)
+            problem_rows, eval_row, traces, f_star = run_problem(
+                name, X, y, penalty, args
+            )
             print("\n".join(problem_rows), flush=True)
             rows += problem_rows
-            eval_rows.append(eval_row)
+            eval_rows += [eval_row] if eval_row else []
             all_traces[name] = (traces, f_star)
     mode = ("quick" if args.quick else "full") + f"-threads-{args.threads}"
     report = (

@@ -18,6 +18,7 @@ from sklse import SoftmaxRegression
 
 @parametrize_with_checks(
     [SoftmaxRegression(solver=solver) for solver in ("auto", "newton-cg", "trust-ncg")]
+    + [SoftmaxRegression(l1_ratio=0.5)]  # the L1 fit: L-BFGS-B on the split problem
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

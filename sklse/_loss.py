@@ -218,6 +218,19 @@ def block_loss_gradient(block, coef, intercept):
     return float(loss), _times_X(block, residual), grad_intercept
 
 
+def block_proba(block, coef, intercept):
+    """Write ``P = softmax(Z)`` at ``coef, intercept`` into ``block.proba``.
+
+    What :func:`block_hessp` needs, for callers that cannot keep ``proba`` from the
+    last :func:`block_loss_gradient` call (row chunks evaluated on other machines):
+    one GEMM and one exp per entry; ``logits`` is overwritten.
+    """
+    logits, proba = block.logits, block.proba
+    _linear(block, coef, intercept, logits)
+    _, total = _shifted_exp(logits, logits, proba, axis=0)
+    proba *= 1 / total
+
+
 def block_hessp(block, coef_dir, intercept_dir):
     """Hessian of one block's data term applied to a direction, not normalised.
 

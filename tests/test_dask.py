@@ -231,6 +231,9 @@ def test_only_small_results_come_back(rng, monkeypatch):
         ("continuous_y", "Unknown label type"),
         ("2d_y", "y must be 1-D"),
         ("balanced_empty_class", "positive total sample_weight in every class"),
+        ("zero_class_weights", "sum to 0; at least one sample needs a positive"),
+        ("2d_weight", "sample_weight must be 1-D"),
+        ("overflow", "overflows float64; rescale the sample weights or C"),
     ],
 )
 def test_fit_errors(rng, change, match):
@@ -262,6 +265,13 @@ def test_fit_errors(rng, change, match):
     elif change == "balanced_empty_class":
         sample_weight[y == 2] = 0
         params["class_weight"] = "balanced"
+    elif change == "zero_class_weights":
+        params["class_weight"] = dict.fromkeys(range(4), 0.0)
+    elif change == "2d_weight":
+        sample_weight = sample_weight[:, np.newaxis]
+    elif change == "overflow":
+        sample_weight[:] = 1e300  # the sum is finite, C times the sum is not
+        params["C"] = 1e10
     X_dask = da.from_array(X, chunks=(1000,) + X.shape[1:])
     with pytest.raises(ValueError, match=match):
         SoftmaxRegression(**params).fit(X_dask, y, sample_weight)

@@ -1,5 +1,6 @@
 """SoftmaxRegression: the scikit-learn estimator on top of the loss and solvers."""
 
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -37,6 +38,30 @@ def _validate_data(estimator, *args, **kwargs):
         if "could not convert string" in str(error):
             raise ValueError(f"X must be numeric; {error}") from error
         raise
+
+
+def _is_dask_array(X):
+    """Whether X is a ``dask.array.Array``, without importing dask."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)
+
+
+def _check_n_classes(classes):
+    """Raise unless there are at least two classes."""
+    if len(classes) < 2:
+        raise ValueError(
+            "SoftmaxRegression needs samples of at least 2 classes; got one "
+            f"class: {classes.tolist()}."
+        )
+
+
+def _check_weight_sum(total):
+    """Raise unless the final weights have a positive sum."""
+    if not total > 0:
+        raise ValueError(
+            "The weights (sample_weight times class_weight) sum to 0; at least "
+            "one sample needs a positive weight."
+        )
 
 
 class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
@@ -183,11 +208,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 stays float32, sparse CSR/CSC stays sparse.
-        y : array-like of shape (n_samples,)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data; float32 stays float32, sparse CSR/CSC stays sparse. A
+            row-chunked ``dask.array.Array`` is fitted chunk-wise under the active
+            Dask scheduler (see the README's Dask section).
+        y : array-like or dask array of shape (n_samples,)
             Target labels.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
             Non-negative weights, not all zero; None weighs every sample 1.
 
         Returns
@@ -196,34 +223,16 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
-        X, y = _validate_data(self, X, y)
-        check_classification_targets(y)
-        classes, y_encoded = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                "SoftmaxRegression needs samples of at least 2 classes; got one "
-                f"class: {classes.tolist()}."
-            )
-        # The caller's weights go to the callbacks, as LogisticRegression passes them.
-        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-
-        sample_weight = self._sample_weight(X, y, y_encoded, classes, sample_weight)
         penalised = not np.isinf(self.C)
         if penalised and self.l1_ratio > 0 and self.solver not in ("auto", "lbfgs"):
             raise ValueError(
                 f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "
                 f"use solver='lbfgs' or 'auto'. Got l1_ratio={self.l1_ratio!r}."
             )
-        loss = SoftmaxLoss(
-            X,
-            y_encoded.astype(np.intp, copy=False),
-            len(classes),
-            sample_weight,
-            C=self.C,
-            l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept,
-            n_threads=effective_n_threads(),
-        )
+        # The caller's weights go to the callbacks, as LogisticRegression passes them.
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        make_loss = self._make_dask_loss if _is_dask_array(X) else self._make_loss
+        X, classes, loss = make_loss(X, y, sample_weight)
         solver = self.solver
         if solver == "auto":
             solver = "newton-cg" if sp.issparse(X) and loss.l1 == 0 else "lbfgs"
@@ -310,6 +319,59 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         return on_iteration
 
+    def _make_loss(self, X, y, sample_weight):
+        """Return the validated X, the classes and the :class:`SoftmaxLoss` on them."""
+        X, y = _validate_data(self, X, y)
+        check_classification_targets(y)
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        _check_n_classes(classes)
+        sample_weight = self._sample_weight(X, y_encoded, classes, sample_weight)
+        loss = SoftmaxLoss(
+            X,
+            y_encoded.astype(np.intp, copy=False),
+            len(classes),
+            sample_weight,
+            C=self.C,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+            n_threads=effective_n_threads(),
+        )
+        return X, classes, loss
+
+    def _make_dask_loss(self, X, y, sample_weight):
+        """Return the persisted dask X, the classes and the loss on its row chunks.
+
+        The checks of :meth:`_make_loss`, computed with dask: only the classes, the
+        class totals and a few flags and sums come back to this process.
+        """
+        from sklse import _dask  # dask is imported only when X is a dask array
+
+        X, y, sample_weight, classes = _dask.prepare_fit(X, y, sample_weight)
+        self.n_features_in_ = X.shape[1]
+        if hasattr(self, "feature_names_in_"):  # a dask array has no column names
+            del self.feature_names_in_
+        check_classification_targets(classes)
+        _check_n_classes(classes)
+        y_encoded = _dask.encode_labels(y, classes)
+        if self.class_weight is not None:
+            totals = _dask.class_totals(y_encoded, sample_weight, len(classes))
+            class_weight = self._class_weight(classes, totals)
+            sample_weight = _dask.times_class_weight(
+                y_encoded, sample_weight, class_weight, X.dtype
+            )
+        if sample_weight is not None:
+            _check_weight_sum(sample_weight.sum(dtype=np.float64).compute())
+        loss = _dask.DaskSoftmaxLoss(
+            X,
+            y_encoded,
+            len(classes),
+            sample_weight,
+            C=self.C,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+        )
+        return X, classes, loss
+
     def _warn_not_converged(self, result, solver):
         """Warn with the reason the solver stopped above ``tol`` and a remedy."""
         what = (
@@ -333,35 +395,37 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         # Frames: this method, fit, with_callbacks' wrapper, then the caller of fit.
         warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=4)
 
-    def _sample_weight(self, X, y, y_encoded, classes, sample_weight):
+    def _sample_weight(self, X, y_encoded, classes, sample_weight):
         """Return the checked sample weights times the class weights, or None."""
         if sample_weight is None and self.class_weight is None:
             return None
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X)
         if self.class_weight is not None:
-            class_weight = self._class_weight(y, y_encoded, classes, sample_weight)
-            weight = class_weight[y_encoded]
+            totals = np.bincount(
+                y_encoded, weights=sample_weight, minlength=len(classes)
+            )
+            weight = self._class_weight(classes, totals)[y_encoded]
             # A new array: the caller's sample_weight is never modified.
             sample_weight = weight if sample_weight is None else sample_weight * weight
-        if not np.sum(sample_weight) > 0:
-            raise ValueError(
-                "The weights (sample_weight times class_weight) sum to 0; at least "
-                "one sample needs a positive weight."
-            )
+        _check_weight_sum(np.sum(sample_weight))
         return sample_weight
 
-    def _class_weight(self, y, y_encoded, classes, sample_weight):
-        """Return the weight of each class, checked finite and non-negative."""
-        if isinstance(self.class_weight, str):  # "balanced": n / (K * weighted count)
-            totals = np.bincount(y_encoded, weights=sample_weight)
-            if np.any(totals == 0):
-                raise ValueError(
-                    'class_weight="balanced" needs a positive total sample_weight in '
-                    f"every class; got 0 for class(es) {classes[totals == 0].tolist()}."
-                )
+    def _class_weight(self, classes, totals):
+        """Return the weight of each class, checked finite and non-negative.
+
+        ``totals`` is the weighted count of each class, all that "balanced" needs:
+        sklearn's ``compute_class_weight`` is handed each class once with its total
+        as weight (``sum(totals) / (K * totals)``, as on the whole y), so that the
+        Dask path does not have to bring y into memory.
+        """
+        if isinstance(self.class_weight, str) and np.any(totals == 0):
+            raise ValueError(
+                'class_weight="balanced" needs a positive total sample_weight in '
+                f"every class; got 0 for class(es) {classes[totals == 0].tolist()}."
+            )
         class_weight = compute_class_weight(
-            self.class_weight, classes=classes, y=y, sample_weight=sample_weight
+            self.class_weight, classes=classes, y=classes, sample_weight=totals
         )
         if not np.all(np.isfinite(class_weight) & (class_weight >= 0)):
             raise ValueError(
@@ -383,6 +447,25 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return _pack(self.coef_, intercept)
         return np.zeros(n_classes * (n_features + int(self.fit_intercept)))
 
+    def _predict_dask(self, method, X):
+        """Return ``method`` applied to each row chunk of dask X: a lazy dask array."""
+        from sklse import _dask  # dask is imported only when X is a dask array
+
+        check_is_fitted(self)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X must be 2-D with {self.n_features_in_} features, as in fit; got "
+                f"a dask array of shape {X.shape}."
+            )
+        n_classes = len(self.classes_)
+        if method == "predict":
+            return _dask.predict_lazily(self, method, X, None, self.classes_.dtype)
+        two_class_margin = method == "decision_function" and n_classes == 2
+        x_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        dtype = np.result_type(x_dtype, self.coef_.dtype)
+        n_columns = None if two_class_margin else n_classes
+        return _dask.predict_lazily(self, method, X, n_columns, dtype)
+
     def _logits(self, X):
         """Return ``X @ coef_.T + intercept_`` of shape (n_samples, n_classes)."""
         check_is_fitted(self)
@@ -396,8 +479,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples; for a dask array the result is a lazy dask array chunked as
+            X's rows, computed chunk by chunk.
 
         Returns
         -------
@@ -405,6 +489,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             ``scores = X @ coef_.T + intercept_``; for two classes the 1-D margin
             ``scores[:, 1] - scores[:, 0]`` (scikit-learn's binary convention).
         """
+        if _is_dask_array(X):
+            return self._predict_dask("decision_function", X)
         logits = self._logits(X)
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]
@@ -415,14 +501,17 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples; for a dask array the result is a lazy dask array chunked as
+            X's rows, computed chunk by chunk.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             ``classes_[argmax_k z_k]``.
         """
+        if _is_dask_array(X):
+            return self._predict_dask("predict", X)
         logits = self._logits(X)  # first: it checks that the model is fitted
         return self.classes_[np.argmax(logits, axis=1)]
 
@@ -431,8 +520,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples; for a dask array the result is a lazy dask array chunked as
+            X's rows, computed chunk by chunk.
 
         Returns
         -------
@@ -441,6 +531,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             probabilities: finite wherever the logits are, even where
             :meth:`predict_proba` underflows to 0.
         """
+        if _is_dask_array(X):
+            return self._predict_dask("predict_log_proba", X)
         logits = self._logits(X)
         return log_softmax(logits, out=logits)
 
@@ -449,14 +541,17 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples; for a dask array the result is a lazy dask array chunked as
+            X's rows, computed chunk by chunk.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             ``proba = exp(z - logsumexp(z))``; rows sum to 1.
         """
+        if _is_dask_array(X):
+            return self._predict_dask("predict_proba", X)
         logits = self._logits(X)
         return softmax(logits, out=logits)
 

@@ -222,6 +222,19 @@ def block_loss_gradient(block, coef, intercept):
     return float(loss), _times_X(block, residual), grad_intercept
 
 
+def block_proba(block, coef, intercept):
+    """Write ``P = softmax(Z)`` at ``coef, intercept`` into ``block.proba``.
+
+    What :func:`block_hessp` needs, for callers that cannot keep ``proba`` from the
+    last :func:`block_loss_gradient` call (row chunks evaluated on other machines):
+    one GEMM and one exp per entry; ``logits`` is overwritten.
+    """
+    logits, proba = block.logits, block.proba
+    _linear(block, coef, intercept, logits)
+    _, total = _shifted_exp(logits, logits, proba, axis=0)
+    proba *= 1 / total
+
+
 def block_hessp(block, coef_dir, intercept_dir):
     """Hessian of one block's data term applied to a direction, not normalised.
 
@@ -264,7 +277,58 @@ def _map(function, blocks, n_threads):
     return _executors[n_threads].map(function, blocks)
 
 
-class SoftmaxLoss:
+class ScaledObjective:
+    """The scaling of ``f`` and its penalty: what every loss over row blocks shares.
+
+    A subclass sums the data terms over its blocks (:func:`block_loss_gradient`,
+    :func:`block_hessp`) and hands the sums to :meth:`_finish` / :meth:`_finish_hessp`,
+    which divide by ``S`` and add the L2 part; :meth:`objective` adds the L1 part.
+    """
+
+    def _set_penalty(self, n_features, sw_sum, C, l1_ratio):
+        """Set ``sw_sum``, ``scale`` (F = scale * f), ``alpha``, ``l1``, ``n_dof``."""
+        self.sw_sum = sw_sum
+        self.scale = sw_sum * (1.0 if np.isinf(C) else C)
+        if not np.isfinite(self.scale):
+            raise ValueError(
+                f"C * sum(sample_weight) = {C!r} * {sw_sum!r} overflows float64; "
+                "rescale the sample weights or C."
+            )
+        # Penalty strengths as f sees them: alpha for 1/2 ||W||^2 (in the smooth part
+        # that loss_gradient returns), l1 for ||W||_1 (the solvers' business).
+        penalty = 0.0 if np.isinf(C) else 1.0 / self.scale
+        self.alpha, self.l1 = (1.0 - l1_ratio) * penalty, l1_ratio * penalty
+        self.n_dof = self.n_classes * (n_features + int(self.fit_intercept))
+
+    def _finish(self, loss, grad, params):
+        """Return the smooth part of f and its gradient from the data sums."""
+        grad /= self.sw_sum
+        if self.alpha == 0:  # no L2 term (and no 0 * inf for huge coef)
+            return loss / self.sw_sum, grad
+        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
+        grad_coef, _ = _unpack(grad, self.n_classes, self.fit_intercept)
+        grad_coef += self.alpha * coef
+        penalty = 0.5 * self.alpha * float(np.dot(coef.ravel(), coef.ravel()))
+        return loss / self.sw_sum + penalty, grad
+
+    def _finish_hessp(self, result, direction):
+        """Return the smooth part's Hessian-vector product from the data sums."""
+        result /= self.sw_sum
+        coef_dir, _ = _unpack(direction, self.n_classes, self.fit_intercept)
+        hess_coef, _ = _unpack(result, self.n_classes, self.fit_intercept)
+        hess_coef += self.alpha * coef_dir
+        return result
+
+    def objective(self, params):
+        """Return the unscaled objective ``F(params)`` of the module docstring."""
+        smooth = self.loss_gradient(params)[0]
+        if self.l1 == 0:
+            return self.scale * smooth
+        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
+        return self.scale * (smooth + self.l1 * float(np.sum(np.abs(coef))))
+
+
+class SoftmaxLoss(ScaledObjective):
     """The scaled objective ``f`` of the module docstring on fixed in-memory data.
 
     The rows are cut into blocks (:class:`Block`), each with two class-major buffers
@@ -312,25 +376,14 @@ class SoftmaxLoss:
         n_samples, n_features = X.shape
         self.n_classes, self.fit_intercept = n_classes, fit_intercept
         with np.errstate(over="ignore"):  # an overflowing sum is reported below
-            self.sw_sum = float(
+            sw_sum = float(
                 n_samples
                 if sample_weight is None
                 else np.sum(sample_weight, dtype=np.float64)
             )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=X.dtype)
-        # f = F / scale; alpha is the penalty strength f sees.
-        self.scale = self.sw_sum * (1.0 if np.isinf(C) else C)
-        if not np.isfinite(self.scale):
-            raise ValueError(
-                f"C * sum(sample_weight) = {C!r} * {self.sw_sum!r} overflows float64; "
-                "rescale the sample weights or C."
-            )
-        # Penalty strengths as f sees them: alpha for 1/2 ||W||^2 (in the smooth part
-        # that loss_gradient returns), l1 for ||W||_1 (the solvers' business).
-        penalty = 0.0 if np.isinf(C) else 1.0 / self.scale
-        self.alpha, self.l1 = (1.0 - l1_ratio) * penalty, l1_ratio * penalty
-        self.n_dof = n_classes * (n_features + int(fit_intercept))
+        self._set_penalty(n_features, sw_sum, C, l1_ratio)
         if block_rows is None:
             budget = _BLOCK_BYTES // (n_classes * X.dtype.itemsize)
             # At least _MIN_BLOCKS blocks for the threads, whatever their number, so
@@ -361,12 +414,7 @@ class SoftmaxLoss:
             if intercept is not None:
                 grad_intercept += block_grad_intercept
         self._proba_params = params.copy()
-        grad /= self.sw_sum
-        if self.alpha == 0:  # C = inf: no penalty (and no 0 * inf for huge coef)
-            return loss / self.sw_sum, grad
-        grad_coef += self.alpha * coef
-        penalty = 0.5 * self.alpha * float(np.dot(coef.ravel(), coef.ravel()))
-        return loss / self.sw_sum + penalty, grad
+        return self._finish(loss, grad, params)
 
     def hessp(self, params, direction):
         """Return the smooth part's Hessian at ``params`` applied to ``direction``.
@@ -388,14 +436,4 @@ class SoftmaxLoss:
             hess_coef += block_coef
             if intercept_dir is not None:
                 hess_intercept += block_intercept
-        result /= self.sw_sum
-        hess_coef += self.alpha * coef_dir
-        return result
-
-    def objective(self, params):
-        """Return the unscaled objective ``F(params)`` of the module docstring."""
-        smooth = self.loss_gradient(params)[0]
-        if self.l1 == 0:
-            return self.scale * smooth
-        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
-        return self.scale * (smooth + self.l1 * float(np.sum(np.abs(coef))))
+        return self._finish_hessp(result, direction)

@@ -1,0 +1,367 @@
+"""Fit and predict on Dask arrays: the in-memory fit's model, chunk-wise, lazily."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sklse import SoftmaxRegression
+from sklse._loss import SoftmaxLoss
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+
+from sklse._dask import DaskSoftmaxLoss  # noqa: E402  (after the importorskip)
+
+ROW_CHUNKS = (700, 1300, 450, 1050, 500)  # uneven: 5 chunks of 4000 rows
+TOL = 1e-8
+
+
+def make_data(rng, n_classes=4, n_features=12, dtype=np.float64):
+    """Return standardised X (4000 rows) and labels drawn from a softmax model."""
+    n_samples = sum(ROW_CHUNKS)
+    X = rng.standard_normal((n_samples, n_features)).astype(dtype)
+    coef = rng.standard_normal((n_classes, n_features))
+    y = np.argmax(X @ coef.T + rng.gumbel(size=(n_samples, n_classes)), axis=1)
+    return X, y
+
+
+def to_dask(X):
+    return da.from_array(X, chunks=(ROW_CHUNKS,) + X.shape[1:])
+
+
+def assert_same_model(in_memory, on_dask, X, rtol=1e-8):
+    """Same objective (relative rtol), classes and predictions."""
+    assert on_dask.objective_ == pytest.approx(in_memory.objective_, rel=rtol)
+    np.testing.assert_array_equal(on_dask.classes_, in_memory.classes_)
+    assert on_dask.n_features_in_ == in_memory.n_features_in_
+    assert on_dask.coef_.dtype == in_memory.coef_.dtype
+    np.testing.assert_array_equal(
+        on_dask.predict(to_dask(X)).compute(), in_memory.predict(X)
+    )
+
+
+def test_import_sklse_does_not_import_dask():
+    code = (
+        "import sklse, sys; assert not any(m.startswith('dask') for m in sys.modules)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent
+    )
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "trust-ncg"])
+def test_fit_matches_in_memory(rng, solver):
+    X, y = make_data(rng)
+    in_memory = SoftmaxRegression(solver=solver, tol=TOL).fit(X, y)
+    on_dask = SoftmaxRegression(solver=solver, tol=TOL).fit(to_dask(X), y)
+    assert_same_model(in_memory, on_dask, X)
+    assert on_dask.n_iter_[0] > 1
+    np.testing.assert_allclose(on_dask.coef_, in_memory.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_l1_fit_matches_in_memory(rng):
+    # The split L1 problem is the solver layer's: Dask only supplies the smooth part.
+    X, y = make_data(rng)
+    params = {"C": 0.002, "l1_ratio": 0.7, "tol": TOL, "max_iter": 1000}
+    in_memory = SoftmaxRegression(**params).fit(X, y)
+    on_dask = SoftmaxRegression(**params).fit(to_dask(X), y)
+    assert 0 < np.count_nonzero(in_memory.coef_) < in_memory.coef_.size
+    assert_same_model(in_memory, on_dask, X)
+    np.testing.assert_array_equal(on_dask.coef_ != 0, in_memory.coef_ != 0)
+
+
+@pytest.mark.parametrize(
+    "case", ["weights_balanced", "class_weight_dict", "float32", "no_intercept"]
+)
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
+def test_fit_variants_match_in_memory(rng, case, solver):
+    dtype = np.float32 if case == "float32" else np.float64
+    X, y = make_data(rng, dtype=dtype)
+    params = {"solver": solver, "tol": TOL if dtype == np.float64 else 1e-4}
+    sample_weight = None
+    if case == "weights_balanced":
+        sample_weight = rng.uniform(0, 3, len(y))
+        params["class_weight"] = "balanced"
+    elif case == "class_weight_dict":
+        params["class_weight"] = {0: 3.0, 2: 0.5}
+    elif case == "no_intercept":
+        params["fit_intercept"] = False
+    in_memory = SoftmaxRegression(**params).fit(X, y, sample_weight)
+    # y and the weights as dask arrays, chunked unlike X: they are aligned to it.
+    on_dask = SoftmaxRegression(**params).fit(
+        to_dask(X),
+        da.from_array(y, chunks=900),
+        None if sample_weight is None else da.from_array(sample_weight, chunks=1700),
+    )
+    assert_same_model(in_memory, on_dask, X, rtol=1e-8 if dtype == np.float64 else 1e-6)
+
+
+def test_string_labels_and_dask_y(rng):
+    X, y = make_data(rng, n_classes=3)
+    labels = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
+    in_memory = SoftmaxRegression(tol=TOL).fit(X, labels)
+    on_dask = SoftmaxRegression(tol=TOL).fit(to_dask(X), da.from_array(labels, 1000))
+    assert_same_model(in_memory, on_dask, X)
+    assert on_dask.predict(to_dask(X)).dtype == labels.dtype
+
+
+def test_rechunks_features_and_converts_integer_X(rng):
+    X, y = make_data(rng)
+    X_int = np.round(X * 4)
+    in_memory = SoftmaxRegression(tol=TOL).fit(X_int, y)
+    X_dask = da.from_array(X_int.astype(np.int64), chunks=(ROW_CHUNKS, (5, 7)))
+    on_dask = SoftmaxRegression(tol=TOL).fit(X_dask, y)
+    assert on_dask.coef_.dtype == np.float64
+    assert_same_model(in_memory, on_dask, X_int)
+    predictions = on_dask.predict_proba(X_dask)
+    assert predictions.chunks == (ROW_CHUNKS, (4,))
+    np.testing.assert_allclose(predictions.compute(), in_memory.predict_proba(X_int))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+def test_loss_matches_in_memory(rng, fit_intercept, weighted, C):
+    X, y = make_data(rng)
+    sample_weight = rng.uniform(0, 2, len(y)) if weighted else None
+    kwargs = {"C": C, "fit_intercept": fit_intercept, "l1_ratio": 0.4}
+    loss = SoftmaxLoss(X, y, 4, sample_weight, **kwargs)
+    dask_loss = DaskSoftmaxLoss(
+        to_dask(X),
+        da.from_array(y, chunks=(ROW_CHUNKS,)),
+        4,
+        None if sample_weight is None else da.from_array(sample_weight, (ROW_CHUNKS,)),
+        **kwargs,
+    )
+    for name in (
+        "sw_sum",
+        "scale",
+        "alpha",
+        "l1",
+        "n_dof",
+        "n_classes",
+        "fit_intercept",
+    ):
+        assert getattr(dask_loss, name) == getattr(loss, name)
+    params, direction = rng.standard_normal((2, loss.n_dof))
+    value, grad = loss.loss_gradient(params)
+    dask_value, dask_grad = dask_loss.loss_gradient(params)
+    assert isinstance(dask_value, float) and dask_grad.dtype == np.float64
+    assert dask_value == pytest.approx(value, rel=1e-13)
+    np.testing.assert_allclose(dask_grad, grad, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        dask_loss.hessp(params, direction),
+        loss.hessp(params, direction),
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    assert dask_loss.objective(params) == pytest.approx(loss.objective(params), 1e-13)
+
+
+class _CountingArray:
+    """A dask array whose chunks count how often they are computed."""
+
+    def __init__(self, X):
+        self.n_computed = 0
+        self.array = to_dask(X).map_blocks(
+            self._count, meta=np.empty((0, 0), dtype=X.dtype)
+        )
+
+    def _count(self, block):
+        self.n_computed += 1
+        return block
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_predictions_are_lazy_dask_arrays(rng, n_classes):
+    X, y = make_data(rng, n_classes=n_classes)
+    in_memory = SoftmaxRegression().fit(X, y)
+    model = SoftmaxRegression().fit(to_dask(X), y)
+    counting = _CountingArray(X)
+    expected_columns = {
+        "predict": None,
+        "decision_function": None if n_classes == 2 else n_classes,
+        "predict_proba": n_classes,
+        "predict_log_proba": n_classes,
+    }
+    for method, n_columns in expected_columns.items():
+        result = getattr(model, method)(counting.array)
+        assert isinstance(result, da.Array)
+        expected_chunks = (
+            (ROW_CHUNKS,) if n_columns is None else (ROW_CHUNKS, (n_columns,))
+        )
+        assert result.chunks == expected_chunks
+        assert counting.n_computed == 0  # nothing computed yet
+        computed = result.compute()
+        assert computed.dtype == result.dtype
+        np.testing.assert_allclose(computed, getattr(in_memory, method)(X), rtol=1e-6)
+        counting.n_computed = 0
+    assert model.score(to_dask(X), da.from_array(y, 1000)) == in_memory.score(X, y)
+
+
+def test_predictions_keep_the_model_of_their_graph(rng):
+    X, y = make_data(rng)
+    model = SoftmaxRegression().fit(to_dask(X), y)
+    before = model.predict_proba(to_dask(X))
+    expected = model.predict_proba(X)
+    model.fit(X, (y + 1) % 4)  # a refit must not change a graph already built
+    np.testing.assert_allclose(before.compute(), expected)
+
+
+def test_only_small_results_come_back(rng, monkeypatch):
+    """Validation, label encoding, weights and the loss bring O(n_dof) values back."""
+    X, y = make_data(rng)
+    largest = []
+    for module in (dask, sys.modules["dask.base"]):
+        original = module.compute
+
+        def recording(*args, _original=original, **kwargs):
+            results = _original(*args, **kwargs)
+            largest.append(max(np.asarray(result).size for result in results))
+            return results
+
+        monkeypatch.setattr(module, "compute", recording)
+    sample_weight = da.from_array(rng.uniform(0, 2, len(y)), chunks=1000)
+    with pytest.warns(ConvergenceWarning):  # max_iter=3: a few evaluations suffice
+        SoftmaxRegression(class_weight="balanced", max_iter=3).fit(
+            to_dask(X), da.from_array(y, chunks=1000), sample_weight
+        )
+    assert largest and max(largest) <= 1 + 4 * 13  # n_dof + 1 for K=4, d=12
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ("nan", "Input X contains NaN"),
+        ("inf", "Input X contains infinity"),
+        ("negative_weight", "Negative values in data passed to `sample_weight`"),
+        ("nan_weight", "sample_weight contains NaN"),
+        ("zero_weights", "at least one non-zero"),
+        ("short_y", "inconsistent numbers of samples: \\[4000, 3999\\]"),
+        ("short_weight", "sample_weight.shape == \\(3999,\\), expected \\(4000,\\)"),
+        ("one_class", "at least 2 classes; got one class: \\[1\\]"),
+        ("1d_X", "X must be 2-D"),
+        ("string_X", "X must be numeric"),
+        ("continuous_y", "Unknown label type"),
+        ("2d_y", "y must be 1-D"),
+        ("balanced_empty_class", "positive total sample_weight in every class"),
+        ("zero_class_weights", "sum to 0; at least one sample needs a positive"),
+        ("2d_weight", "sample_weight must be 1-D"),
+        ("overflow", "overflows float64; rescale the sample weights or C"),
+    ],
+)
+def test_fit_errors(rng, change, match):
+    X, y = make_data(rng)
+    sample_weight = np.ones(len(y))
+    params = {}
+    if change in ("nan", "inf"):
+        X[17, 3] = np.nan if change == "nan" else np.inf
+    elif change == "negative_weight":
+        sample_weight[5] = -1
+    elif change == "nan_weight":
+        sample_weight[5] = np.nan
+    elif change == "zero_weights":
+        sample_weight[:] = 0
+    elif change == "short_y":
+        y = y[:-1]
+    elif change == "short_weight":
+        sample_weight = sample_weight[:-1]
+    elif change == "one_class":
+        y = np.ones_like(y)
+    elif change == "1d_X":
+        X = X[:, 0]
+    elif change == "string_X":
+        X = X.astype(str)
+    elif change == "continuous_y":
+        y = y + 0.5 * rng.uniform(size=len(y))
+    elif change == "2d_y":
+        y = y[:, np.newaxis]
+    elif change == "balanced_empty_class":
+        sample_weight[y == 2] = 0
+        params["class_weight"] = "balanced"
+    elif change == "zero_class_weights":
+        params["class_weight"] = dict.fromkeys(range(4), 0.0)
+    elif change == "2d_weight":
+        sample_weight = sample_weight[:, np.newaxis]
+    elif change == "overflow":
+        sample_weight[:] = 1e300  # the sum is finite, C times the sum is not
+        params["C"] = 1e10
+    X_dask = da.from_array(X, chunks=(1000,) + X.shape[1:])
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegression(**params).fit(X_dask, y, sample_weight)
+
+
+def test_sparse_chunks_rejected(rng):
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = make_data(rng)
+    X_dask = to_dask(X).map_blocks(sparse.csr_matrix, meta=sparse.csr_matrix((0, 0)))
+    with pytest.raises(TypeError, match="X must have dense numpy chunks"):
+        SoftmaxRegression().fit(X_dask, y)
+
+
+def test_predict_errors(rng):
+    X, y = make_data(rng)
+    with pytest.raises(Exception, match="not fitted"):
+        SoftmaxRegression().predict(to_dask(X))
+    model = SoftmaxRegression().fit(to_dask(X), y)
+    with pytest.raises(ValueError, match="X must be 2-D with 12 features, as in fit"):
+        model.predict_proba(to_dask(X[:, :5]))
+
+
+# -- the same on a cluster: a LocalCluster of two worker processes on loopback --------
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    # The workers must import this sklse (a worktree may shadow an installed one).
+    package_root = str(Path(__import__("sklse").__file__).parent.parent)
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, previous]))
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    finally:
+        if previous is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = previous
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def _sklse_file():
+    import sklse
+
+    return sklse.__file__
+
+
+def test_cluster_workers_import_this_sklse(client):
+    files = set(client.run(_sklse_file).values())
+    assert files == {_sklse_file()}
+    assert len(client.scheduler_info()["workers"]) == 2
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
+def test_cluster_fit_matches_in_memory(rng, client, solver):
+    X, y = make_data(rng)
+    labels = np.array(["a", "b", "c", "d"])[y]
+    sample_weight = rng.uniform(0, 2, len(y))
+    params = {"solver": solver, "tol": TOL, "class_weight": "balanced"}
+    in_memory = SoftmaxRegression(**params).fit(X, labels, sample_weight)
+    on_dask = SoftmaxRegression(**params).fit(
+        to_dask(X), labels, da.from_array(sample_weight, chunks=(ROW_CHUNKS,))
+    )
+    assert_same_model(in_memory, on_dask, X)
+    proba = on_dask.predict_proba(to_dask(X))
+    np.testing.assert_allclose(proba.compute(), in_memory.predict_proba(X), rtol=1e-6)

@@ -365,3 +365,18 @@ def test_cluster_fit_matches_in_memory(rng, client, solver):
     assert_same_model(in_memory, on_dask, X)
     proba = on_dask.predict_proba(to_dask(X))
     np.testing.assert_allclose(proba.compute(), in_memory.predict_proba(X), rtol=1e-6)
+
+
+def test_callbacks_see_every_iteration_of_a_dask_fit(rng):
+    from sklearn.callback import ScoringMonitor
+    from sklearn.metrics import get_scorer
+
+    X, y = make_data(rng)
+    monitor = ScoringMonitor(scoring="neg_log_loss")
+    model = SoftmaxRegression(tol=1e-6).set_callbacks(monitor).fit(to_dask(X), y)
+    rows = monitor.get_logs().data
+    iterations = [row for row in rows if row["parent_task_id_path"] == (0,)]
+    assert [row["task_id"] for row in iterations] == list(range(model.n_iter_[0]))
+    assert iterations[-1]["neg_log_loss"] == pytest.approx(
+        get_scorer("neg_log_loss")(model, X, y), rel=1e-12
+    )

@@ -63,7 +63,7 @@ def _chunk_blocks(X, y, sample_weight, n_classes):
 def _chunk_loss_gradient(X, y, sample_weight, point, n_classes, fit_intercept):
     """Return ``[[loss, *grad]]`` (1, 1 + n_dof) of one chunk, not normalised."""
     coef, intercept = _unpack(point[0], n_classes, fit_intercept)
-    sums = 0.0
+    sums = np.zeros(1 + point[0].size)  # also the sum of an empty chunk
     for block in _chunk_blocks(X, y, sample_weight, n_classes):
         loss, grad_coef, grad_intercept = block_loss_gradient(block, coef, intercept)
         grad = _pack(grad_coef, None if intercept is None else grad_intercept)
@@ -79,7 +79,7 @@ def _chunk_hessp(X, y, sample_weight, point, n_classes, fit_intercept):
     params, direction = point
     coef, intercept = _unpack(params, n_classes, fit_intercept)
     coef_dir, intercept_dir = _unpack(direction, n_classes, fit_intercept)
-    sums = 0.0
+    sums = np.zeros(1 + direction.size)  # also the sum of an empty chunk
     for block in _chunk_blocks(X, y, sample_weight, n_classes):
         block_proba(block, coef, intercept)
         hess_coef, hess_intercept = block_hessp(block, coef_dir, intercept_dir)
@@ -225,7 +225,6 @@ def prepare_fit(X, y, sample_weight):
             f"{[X.shape[0], y.shape[0]]}"
         )
     y = y.rechunk((X.chunks[0],))
-    checks = {"X finite": da.isfinite(X).all(), "classes": da.unique(y)}
     if sample_weight is not None:
         sample_weight = _as_dask_vector("sample_weight", sample_weight)
         if sample_weight.shape != (X.shape[0],):
@@ -234,12 +233,15 @@ def prepare_fit(X, y, sample_weight):
                 f"expected {(X.shape[0],)}!"
             )
         sample_weight = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
+    # Persisted first, so that the checks below read them without recomputing them.
+    y, sample_weight = dask.persist(y, sample_weight)
+    checks = {"X finite": da.isfinite(X).all(), "classes": da.unique(y)}
+    if sample_weight is not None:
         checks |= {
             "weights finite": da.isfinite(sample_weight).all(),
             "weights negative": (sample_weight < 0).any(),
             "weights nonzero": (sample_weight != 0).any(),
         }
-    y, sample_weight = dask.persist(y, sample_weight)
     checks = dict(zip(checks, dask.compute(*checks.values()), strict=True))
     if not checks["X finite"]:
         what = "NaN" if da.isnan(X).any().compute() else "infinity"
@@ -285,6 +287,9 @@ def _take(y, values):
 
 
 def _predict_chunk(X, model, method):
+    """Return ``model.method(X)`` for one row chunk (which may have no rows)."""
+    if X.shape[0] == 0:  # sklearn's validation rejects 0 rows: slice one zero row
+        return getattr(model, method)(np.zeros((1, X.shape[1]), X.dtype))[:0]
     return getattr(model, method)(X)
 
 

@@ -59,8 +59,8 @@ def _check_weight_sum(total):
     """Raise unless the final weights have a positive sum."""
     if not total > 0:
         raise ValueError(
-            "The weights (sample_weight times class_weight) sum to 0; at least "
-            "one sample needs a positive weight."
+            "The weights (sample_weight times class_weight) must have a positive "
+            f"sum; got {total!r}: at least one sample needs a positive weight."
         )
 
 
@@ -223,8 +223,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
-        penalised = not np.isinf(self.C)
-        if penalised and self.l1_ratio > 0 and self.solver not in ("auto", "lbfgs"):
+        if self._has_l1() and self.solver not in ("auto", "lbfgs"):
             raise ValueError(
                 f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "
                 f"use solver='lbfgs' or 'auto'. Got l1_ratio={self.l1_ratio!r}."
@@ -256,9 +255,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 else None
             ),
         )
-        self.coef_, self.intercept_ = self._coef_intercept(result.params, loss, X.dtype)
+        coef, intercept = self._coef_intercept(result.params, loss, np.float64)
+        # F of the returned (centred) model, whose coefficients the user sees.
+        self.objective_ = loss.objective(
+            _pack(coef, intercept if loss.fit_intercept else None)
+        )
+        self.coef_, self.intercept_ = coef.astype(X.dtype), intercept.astype(X.dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        self.objective_ = loss.objective(result.params)
         self.gradient_norm_ = result.gradient_norm
         if not (result.converged or result.interrupted):  # a stop asked for: no warning
             self._warn_not_converged(result, solver)
@@ -266,6 +269,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             estimator=self, reconstruction_attributes={}, **task_data
         )
         return self
+
+    def _has_l1(self):
+        """Whether the objective has an L1 term (C = inf has no penalty at all)."""
+        return self.l1_ratio > 0 and not np.isinf(self.C)
 
     def _coef_intercept(self, params, loss, dtype):
         """Return ``coef_`` and ``intercept_`` of ``params``, in ``dtype``.
@@ -289,9 +296,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Each call opens the iteration's sub-context and calls begin (model at the
         previous iterate, or the start) and end (model at this iterate) together, so
-        every iteration is one begin/end pair. The models are built only when a
-        callback asks for ``fitted_estimator``. Returns True when a callback asks to
-        stop, which ends the solver after this iteration.
+        every iteration is one begin/end pair. scipy has no hook before an iteration,
+        so both run after its work: a sub-task's duration is not the iteration's
+        (sklearn's LogisticRegression bridge instead opens the next sub-task at once
+        and closes one extra, empty sub-task at the end). The models are built only
+        when a callback asks for ``fitted_estimator``. Returns True when a callback
+        asks to stop, which ends the solver after this iteration.
         """
         dtype = task_data["X"].dtype
         previous = [start]
@@ -360,7 +370,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 y_encoded, sample_weight, class_weight, X.dtype
             )
         if sample_weight is not None:
-            _check_weight_sum(sample_weight.sum(dtype=np.float64).compute())
+            _check_weight_sum(float(sample_weight.sum(dtype=np.float64).compute()))
         loss = _dask.DaskSoftmaxLoss(
             X,
             y_encoded,
@@ -389,7 +399,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 f"scipy: {result.message!r}. The objective no longer decreases in "
                 "floating point: if the gradient is small, this tol is below what the "
                 "solver reaches here (use a larger tol"
-                + (")" if solver == "trust-ncg" else " or solver='trust-ncg')")
+                # trust-ncg reaches tighter tol, but cannot fit an L1 term.
+                + (
+                    ")"
+                    if solver == "trust-ncg" or self._has_l1()
+                    else " or solver='trust-ncg')"
+                )
                 + "; if it is large, scale the features (e.g. with StandardScaler)."
             )
         # Frames: this method, fit, with_callbacks' wrapper, then the caller of fit.
@@ -408,7 +423,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             weight = self._class_weight(classes, totals)[y_encoded]
             # A new array: the caller's sample_weight is never modified.
             sample_weight = weight if sample_weight is None else sample_weight * weight
-        _check_weight_sum(np.sum(sample_weight))
+        _check_weight_sum(float(np.sum(sample_weight)))
         return sample_weight
 
     def _class_weight(self, classes, totals):

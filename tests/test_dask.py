@@ -250,7 +250,7 @@ def test_only_small_results_come_back(rng, monkeypatch):
         ("continuous_y", "Unknown label type"),
         ("2d_y", "y must be 1-D"),
         ("balanced_empty_class", "positive total sample_weight in every class"),
-        ("zero_class_weights", "sum to 0; at least one sample needs a positive"),
+        ("zero_class_weights", "positive sum; got 0.0: at least one sample needs"),
         ("2d_weight", "sample_weight must be 1-D"),
         ("overflow", "overflows float64; rescale the sample weights or C"),
     ],
@@ -380,3 +380,23 @@ def test_callbacks_see_every_iteration_of_a_dask_fit(rng):
     assert iterations[-1]["neg_log_loss"] == pytest.approx(
         get_scorer("neg_log_loss")(model, X, y), rel=1e-12
     )
+
+
+def test_masked_rows_with_an_empty_chunk(rng):
+    # Boolean masks give chunks of unknown, possibly zero, size.
+    X, y = make_data(rng)
+    mask = np.ones(len(y), dtype=bool)
+    mask[700:2000] = False  # empties the second chunk (rows 700-1999)
+    row_mask = da.from_array(mask, chunks=(ROW_CHUNKS,))
+    X_masked = to_dask(X)[row_mask]
+    y_masked = da.from_array(y, chunks=(ROW_CHUNKS,))[row_mask]
+    in_memory = SoftmaxRegression(tol=TOL).fit(X[mask], y[mask])
+    on_dask = SoftmaxRegression(tol=TOL).fit(X_masked, y_masked)
+    assert on_dask.objective_ == pytest.approx(in_memory.objective_, rel=1e-8)
+    X_known = X_masked.compute_chunk_sizes()
+    assert 0 in X_known.chunks[0]
+    np.testing.assert_array_equal(
+        on_dask.predict(X_known).compute(), in_memory.predict(X[mask])
+    )
+    proba = on_dask.predict_proba(X_known).compute()
+    np.testing.assert_allclose(proba, in_memory.predict_proba(X[mask]), rtol=1e-6)

@@ -232,3 +232,24 @@ def test_float32_keeps_its_dtype_and_the_objective():
     f64 = objective(X, y, model64.coef_, model64.intercept_, 0.2, 0.5)
     assert_allclose(f32, f64, rtol=1e-5)
     assert np.count_nonzero(model32.coef_) < model32.coef_.size
+
+
+def test_converged_l1_fit_is_the_best_iterate_and_meets_tol():
+    # Iterates of the split problem can meet tol at a higher f than an earlier
+    # iterate (here at iteration 171); the fit must go on until its answer, the best
+    # iterate, meets tol, not stop and warn (seen in review).
+    X, y = make_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = SoftmaxRegression(C=20.0, l1_ratio=0.25, max_iter=1000).fit(X, y)
+    assert model.gradient_norm_ <= model.tol
+    f = objective(X, y, model.coef_, model.intercept_, 20.0, 0.25)
+    assert_allclose(model.objective_, f, rtol=1e-12)
+
+
+def test_an_unconverged_l1_fit_does_not_suggest_trust_ncg():
+    X, y = make_data()
+    # tol below the float64 floor: the remedy is about tol, not max_iter.
+    with pytest.warns(ConvergenceWarning, match="a larger tol") as caught:
+        SoftmaxRegression(C=20.0, l1_ratio=0.5, tol=1e-15, max_iter=5000).fit(X, y)
+    assert "trust-ncg" not in str(caught[0].message)

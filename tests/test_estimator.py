@@ -369,7 +369,7 @@ def small(rng):
         ("one_class", ValueError, r"at least 2 classes; got one class: \[1\]"),
         ("negative_sample_weight", ValueError, "Negative values in data passed to"),
         ("zero_sample_weight", ValueError, "at least one non-zero number"),
-        ("zero_class_weight", ValueError, "sum to 0"),
+        ("zero_class_weight", ValueError, "must have a positive sum; got 0.0"),
         (
             "sample_weight_length",
             ValueError,

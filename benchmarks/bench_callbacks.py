@@ -31,7 +31,6 @@ from sklearn.datasets import load_digits
 from sklearn.preprocessing import StandardScaler
 
 from sklse import SoftmaxRegression
-from sklse._loss import _pack
 from sklse._solvers import minimize
 
 
@@ -55,9 +54,7 @@ def fit_without_callbacks(model, X, y):
     """Fit ``model`` as ``fit`` does, minus the callback context and hook."""
     model._validate_params()
     X, classes, loss = model._make_loss(X, y, None)
-    solver = model.solver
-    if solver == "auto":
-        solver = "newton-cg" if sp.issparse(X) and loss.l1 == 0 else "lbfgs"
+    solver = model._solver_for(X, loss)
     start = model._start(classes, X.shape[1])
     model.classes_ = classes
     result = minimize(
@@ -68,13 +65,7 @@ def fit_without_callbacks(model, X, y):
         max_iter=model.max_iter,
         verbose=model.verbose,
     )
-    coef, intercept = model._coef_intercept(result.params, loss, np.float64)
-    model.objective_ = loss.objective(
-        _pack(coef, intercept if loss.fit_intercept else None)
-    )
-    model.coef_, model.intercept_ = coef.astype(X.dtype), intercept.astype(X.dtype)
-    model.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-    model.gradient_norm_ = result.gradient_norm
+    model._set_fitted(result, loss, X.dtype)
     return model
 
 

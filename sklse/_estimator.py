@@ -232,9 +232,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         make_loss = self._make_dask_loss if _is_dask_array(X) else self._make_loss
         X, classes, loss = make_loss(X, y, sample_weight)
-        solver = self.solver
-        if solver == "auto":
-            solver = "newton-cg" if sp.issparse(X) and loss.l1 == 0 else "lbfgs"
+        solver = self._solver_for(X, loss)
         start = self._start(classes, X.shape[1])
         self.classes_ = classes  # after _start (warm start compares classes_)
         # One sub-task per solver iteration; max_iter=0 makes the fit task a leaf.
@@ -255,20 +253,30 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 else None
             ),
         )
-        coef, intercept = self._coef_intercept(result.params, loss, np.float64)
-        # F of the returned (centred) model, whose coefficients the user sees.
-        self.objective_ = loss.objective(
-            _pack(coef, intercept if loss.fit_intercept else None)
-        )
-        self.coef_, self.intercept_ = coef.astype(X.dtype), intercept.astype(X.dtype)
-        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        self.gradient_norm_ = result.gradient_norm
+        self._set_fitted(result, loss, X.dtype)
         if not (result.converged or result.interrupted):  # a stop asked for: no warning
             self._warn_not_converged(result, solver)
         context.call_on_fit_task_end(
             estimator=self, reconstruction_attributes={}, **task_data
         )
         return self
+
+    def _solver_for(self, X, loss):
+        """Return the solver that ``solver="auto"`` stands for on this X and loss."""
+        if self.solver != "auto":
+            return self.solver
+        return "newton-cg" if sp.issparse(X) and loss.l1 == 0 else "lbfgs"
+
+    def _set_fitted(self, result, loss, dtype):
+        """Set the fitted attributes from the solver's ``result``."""
+        coef, intercept = self._coef_intercept(result.params, loss, np.float64)
+        # F of the returned (centred) model, whose coefficients the user sees.
+        self.objective_ = loss.objective(
+            _pack(coef, intercept if loss.fit_intercept else None)
+        )
+        self.coef_, self.intercept_ = coef.astype(dtype), intercept.astype(dtype)
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.gradient_norm_ = result.gradient_norm
 
     def _has_l1(self):
         """Whether the objective has an L1 term (C = inf has no penalty at all)."""

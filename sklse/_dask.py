@@ -27,13 +27,13 @@ import dask.array as da
 import numpy as np
 
 from sklse._loss import (
-    _BLOCK_BYTES,
     ScaledObjective,
     _pack,
     _unpack,
     block_hessp,
     block_loss_gradient,
     block_proba,
+    default_block_rows,
     make_block,
 )
 
@@ -50,10 +50,10 @@ __all__ = [
 def _chunk_blocks(X, y, sample_weight, n_classes):
     """Yield the :class:`~sklse._loss.Block` s of one row chunk, one at a time.
 
-    Blocks have the in-memory loss's 1 MiB logits budget; made one at a time, a task
-    holds the buffers of one block, not of its whole chunk.
+    Blocks have the in-memory loss's size (the chunk is the unit of parallelism);
+    made one at a time, a task holds the buffers of one block, not of its chunk.
     """
-    block_rows = max(1024, _BLOCK_BYTES // (n_classes * X.dtype.itemsize))
+    block_rows = default_block_rows(X, n_classes)
     for start in range(0, len(y), block_rows):
         rows = slice(start, start + block_rows)
         weight = None if sample_weight is None else sample_weight[rows]

@@ -39,10 +39,29 @@ import scipy.sparse as sp
 from sklse._compat import sparse_matmul_into
 from sklse._numerics import _log_total, _shifted_exp
 
-# Bytes of one block's (n_classes, rows) logits buffer: the class-wise passes over it
-# stay in cache, and the rows are many enough for efficient GEMM calls.
-_BLOCK_BYTES = 1024 * 1024
-_MIN_BLOCKS = 8
+_MIN_BLOCKS = 8  # blocks of a SoftmaxLoss, at least, for its threads
+
+
+def default_block_rows(X, n_classes, min_blocks=1):
+    """Return the rows per block for X: cache-sized, yet worth a Python round trip.
+
+    Dense X: one block's rows of X and its two (n_classes, rows) buffers fill 2 MiB
+    (the L2 cache here), so the second product reads X from cache; at least 2048
+    rows, below which the ~20 numpy calls per block cost more than they save.
+    Sparse X: every block also adds a dense (n_features, n_classes) product, so
+    blocks are large, 1 MiB of logits. Measured (one thread, ms per loss+gradient,
+    rules before -> after): 200000 x 20, K=5: 12.6 -> 11.1; 50000 x 500, K=10,
+    float32: 54.9 -> 46.4; digits: 0.33 -> 0.27; 50000 x 500 float64 and 50000 x
+    100, K=100, unchanged; sparse 50000 x 100000, K=20: 2048-row blocks 808 against
+    593 for 6250. At most ``n_samples / min_blocks`` rows, for threads.
+    """
+    n_samples, n_features = X.shape
+    itemsize = X.dtype.itemsize
+    if sp.issparse(X):
+        rows, floor = 1024 * 1024 // (n_classes * itemsize), 1024
+    else:
+        rows, floor = 2 * 1024 * 1024 // (itemsize * (n_features + 2 * n_classes)), 2048
+    return max(floor, min(rows, -(-n_samples // min_blocks)))
 
 
 class Block(NamedTuple):
@@ -352,8 +371,8 @@ class SoftmaxLoss(ScaledObjective):
         Share ``r`` of the L1 term in the penalty; ignored when ``C = inf``.
     fit_intercept : bool, default=True
     block_rows : int or None, default=None
-        Rows per block; None picks it from a 1 MiB budget for one logits buffer,
-        and at most ``n_samples / 8`` (but >= 1024) so that threads get blocks.
+        Rows per block; None: :func:`default_block_rows`, with at least 8 blocks
+        when there are rows enough, so that threads get blocks.
     n_threads : int, default=1
         Threads that evaluate blocks side by side. numpy's GEMM, its ufuncs and
         scipy's sparse kernels release the GIL, so blocks run in parallel; sums over
@@ -385,11 +404,9 @@ class SoftmaxLoss(ScaledObjective):
             sample_weight = np.asarray(sample_weight, dtype=X.dtype)
         self._set_penalty(n_features, sw_sum, C, l1_ratio)
         if block_rows is None:
-            budget = _BLOCK_BYTES // (n_classes * X.dtype.itemsize)
-            # At least _MIN_BLOCKS blocks for the threads, whatever their number, so
-            # that results do not depend on it; below ~1000 rows a block costs more
-            # in hand-offs than it saves.
-            block_rows = max(1024, min(budget, -(-n_samples // _MIN_BLOCKS)))
+            # _MIN_BLOCKS whatever the number of threads, so that results do not
+            # depend on it.
+            block_rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
         self.blocks = _split(X, y, sample_weight, n_classes, block_rows)
         self.n_threads = n_threads
         self._proba_params = None

@@ -270,10 +270,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     def _set_fitted(self, result, loss, dtype):
         """Set the fitted attributes from the solver's ``result``."""
         coef, intercept = self._coef_intercept(result.params, loss, np.float64)
-        # F of the returned (centred) model, whose coefficients the user sees.
-        self.objective_ = loss.objective(
-            _pack(coef, intercept if loss.fit_intercept else None)
-        )
+        # F of the returned (centred) model, without another pass over X: centring
+        # leaves the data term as it is (softmax is shift invariant) and lowers only
+        # the L2 term (the L1 term is never centred).
+        solved = _unpack(result.params, loss.n_classes, loss.fit_intercept)[0].ravel()
+        l2_drop = np.dot(solved, solved) - np.dot(coef.ravel(), coef.ravel())
+        self.objective_ = loss.scale * (result.value - 0.5 * loss.alpha * l2_drop)
         self.coef_, self.intercept_ = coef.astype(dtype), intercept.astype(dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.gradient_norm_ = result.gradient_norm

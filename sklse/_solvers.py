@@ -27,6 +27,7 @@ class SolverResult(NamedTuple):
     """What a solver returns: the last iterate and how it got there."""
 
     params: np.ndarray  # float64 (n_dof,)
+    value: float  # f at ``params``, its L1 term included
     n_iter: int  # solver iterations, not function evaluations
     converged: bool  # gradient_norm <= tol
     gradient_norm: float  # max |grad f| at ``params`` (smallest subgradient with L1)
@@ -184,12 +185,15 @@ class _Monitor:
         if self.answer_optimality <= self.tol:
             raise StopIteration
 
-    def optimality_at(self, x):
-        """Return the optimality measure at ``x``, evaluating only if ``x`` is new."""
+    def measure(self, x):
+        """Return ``f`` and the optimality measure at ``x``; evaluates a new ``x``."""
         for state in (self.iterate, self.last):
             if state is not None and np.array_equal(state[0], x):
-                return self.problem.optimality(x, state[2])
-        return self.problem.optimality(x, self(x)[1])
+                _, value, grad = state
+                break
+        else:
+            value, grad = self(x)
+        return self.problem.true_value(x, value), self.problem.optimality(x, grad)
 
 
 def _lbfgs(params, monitor, max_iter):
@@ -331,15 +335,16 @@ def minimize(
     message = ""
     # A start that already meets tol (a warm start) takes no iteration, whatever the
     # solver (scipy's Newton-CG would take one).
-    if max_iter > 0 and not monitor.optimality_at(x) <= tol:
+    if max_iter > 0 and not monitor.measure(x)[1] <= tol:
         with _one_blas_thread():
             result = SOLVERS[solver](x, monitor, max_iter)
         x, message = result.x, str(result.message)
         if problem.keeps_best and monitor.answer is not None:
             x = monitor.answer
-    optimality = float(monitor.optimality_at(x))
+    value, optimality = map(float, monitor.measure(x))
     return SolverResult(
         problem.to_params(x),
+        value,
         monitor.n_iter,
         optimality <= tol,
         optimality,

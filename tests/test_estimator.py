@@ -512,6 +512,24 @@ def test_max_iter_zero_keeps_the_zero_model(rng, solver):
     assert_allclose(model.predict_proba(X), 1 / 3)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_objective_is_that_of_the_centred_model(rng, fit_intercept):
+    # A warm start whose class rows do not sum to 0: the returned model is centred,
+    # which lowers the L2 term by a lot; objective_ must be F of what is returned.
+    X, y = make_data(rng, n_classes=3, n_samples=60)
+    C = 0.7
+    model = SoftmaxRegression(
+        C=C, warm_start=True, max_iter=0, fit_intercept=fit_intercept
+    ).fit(X, y)
+    model.coef_ = rng.standard_normal(model.coef_.shape) + 5.0
+    model.intercept_ = rng.standard_normal(3) + 3.0 * fit_intercept
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    assert_allclose(model.coef_.sum(axis=0), 0, atol=1e-12)
+    final = objective(X, y, model.coef_, model.intercept_, C)
+    assert_allclose(model.objective_, final, rtol=1e-12)
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_max_iter_one_warns(rng, solver):
     X, y = make_data(rng, n_classes=3, n_samples=50)

@@ -176,17 +176,23 @@ def _pack(coef, intercept):
 def _linear(block, coef, intercept, out):
     """Write ``coef @ X.T + intercept[:, None]`` (n_classes, rows) into ``out``."""
     coef = np.ascontiguousarray(coef, dtype=out.dtype)
+    if intercept is not None:
+        intercept = intercept.astype(out.dtype, copy=False)[:, np.newaxis]
     if not block.row_major:
         np.matmul(coef, block.X.T, out=out)  # one GEMM; X.T is a view, C or F order
+        if intercept is not None:
+            out += intercept
+        return
+    scratch = _row_major_scratch(out.shape[::-1], out.dtype)
+    if isinstance(block.X, np.ndarray):
+        np.matmul(block.X, coef.T, out=scratch)
     else:
-        scratch = _row_major_scratch(out.shape[::-1], out.dtype)
-        if isinstance(block.X, np.ndarray):
-            np.matmul(block.X, coef.T, out=scratch)
-        else:
-            sparse_matmul_into(block.X, coef.T, scratch)
-        out[...] = scratch.T  # O(rows * K), against O(rows * K * d) above
-    if intercept is not None:
-        out += intercept.astype(out.dtype, copy=False)[:, np.newaxis]
+        sparse_matmul_into(block.X, coef.T, scratch)
+    # The transposing copy, O(rows * K) against O(rows * K * d) above, adds b.
+    if intercept is None:
+        np.copyto(out, scratch.T)
+    else:
+        np.add(scratch.T, intercept, out=out)
 
 
 def _times_X(block, R):

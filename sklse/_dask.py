@@ -60,31 +60,29 @@ def _chunk_blocks(X, y, sample_weight, n_classes):
         yield make_block(X[rows], y[rows], weight, n_classes)
 
 
-def _chunk_loss_gradient(X, y, sample_weight, point, n_classes, fit_intercept):
-    """Return ``[[loss, *grad]]`` (1, 1 + n_dof) of one chunk, not normalised."""
-    coef, intercept = _unpack(point[0], n_classes, fit_intercept)
-    sums = np.zeros(1 + point[0].size)  # also the sum of an empty chunk
-    for block in _chunk_blocks(X, y, sample_weight, n_classes):
-        loss, grad_coef, grad_intercept = block_loss_gradient(block, coef, intercept)
-        grad = _pack(grad_coef, None if intercept is None else grad_intercept)
-        sums = sums + np.concatenate([[loss], grad])
-    return sums[np.newaxis]
+def _loss_gradient_terms(block, at):
+    """``(loss, grad_coef, grad_intercept)`` of one block at ``at = (coef, b)``."""
+    return block_loss_gradient(block, *at)
 
 
-def _chunk_hessp(X, y, sample_weight, point, n_classes, fit_intercept):
-    """Return ``[[0, *H v]]`` (1, 1 + n_dof) of one chunk, not normalised.
+def _hessp_terms(block, at, direction):
+    """``(0, hess_coef, hess_intercept)`` of one block; recomputes the softmax."""
+    block_proba(block, *at)
+    return 0.0, *block_hessp(block, *direction)
 
-    ``point`` is ``(params, direction)``; the softmax at ``params`` is recomputed.
+
+def _chunk_sum(X, y, sample_weight, point, n_classes, fit_intercept, terms):
+    """Return ``[[value, *vector]]`` (1, 1 + n_dof) of one chunk, not normalised.
+
+    ``terms(block, *parts)`` gives a block's ``(value, coef part, intercept part)``,
+    ``parts`` the ``(coef, intercept)`` views of each params vector in ``point``.
     """
-    params, direction = point
-    coef, intercept = _unpack(params, n_classes, fit_intercept)
-    coef_dir, intercept_dir = _unpack(direction, n_classes, fit_intercept)
-    sums = np.zeros(1 + direction.size)  # also the sum of an empty chunk
+    parts = [_unpack(params, n_classes, fit_intercept) for params in point]
+    sums = np.zeros(1 + point[-1].size)  # also the sum of an empty chunk
     for block in _chunk_blocks(X, y, sample_weight, n_classes):
-        block_proba(block, coef, intercept)
-        hess_coef, hess_intercept = block_hessp(block, coef_dir, intercept_dir)
-        hess = _pack(hess_coef, None if intercept_dir is None else hess_intercept)
-        sums = sums + np.concatenate([[0.0], hess])
+        value, coef_part, intercept_part = terms(block, *parts)
+        vector = _pack(coef_part, intercept_part if fit_intercept else None)
+        sums = sums + np.concatenate([[value], vector])
     return sums[np.newaxis]
 
 
@@ -131,8 +129,8 @@ class DaskSoftmaxLoss(ScaledObjective):
         )
         self._set_penalty(n_features, sw_sum, C, l1_ratio)
 
-    def _sum_chunks(self, chunk_function, *point):
-        """Return the sum over row chunks of ``chunk_function``: one computation."""
+    def _sum_chunks(self, terms, *point):
+        """Return the sum over row chunks of :func:`_chunk_sum`: one computation."""
         # One key for the point: every chunk task depends on it, so distributed sends
         # it to each worker once. pure=True names it by its content.
         point = dask.delayed(point, pure=True)
@@ -140,7 +138,7 @@ class DaskSoftmaxLoss(ScaledObjective):
             (None, None) if self.sample_weight is None else (self.sample_weight, "i")
         )
         rows = da.blockwise(
-            chunk_function,
+            _chunk_sum,
             "ij",
             self.X,
             "ij",
@@ -151,6 +149,7 @@ class DaskSoftmaxLoss(ScaledObjective):
             None,
             n_classes=self.n_classes,
             fit_intercept=self.fit_intercept,
+            terms=terms,
             adjust_chunks={"i": 1, "j": 1 + self.n_dof},
             dtype=np.float64,
             meta=np.empty((0, 0), dtype=np.float64),
@@ -162,7 +161,7 @@ class DaskSoftmaxLoss(ScaledObjective):
     def loss_gradient(self, params):
         """Return the smooth part of ``f(params)`` and its float64 gradient."""
         params = np.asarray(params, dtype=np.float64)
-        sums = self._sum_chunks(_chunk_loss_gradient, params)
+        sums = self._sum_chunks(_loss_gradient_terms, params)
         return self._finish(float(sums[0]), sums[1:], params)
 
     def hessp(self, params, direction):
@@ -172,7 +171,7 @@ class DaskSoftmaxLoss(ScaledObjective):
         """
         params = np.asarray(params, dtype=np.float64)
         direction = np.asarray(direction, dtype=np.float64)
-        result = self._sum_chunks(_chunk_hessp, params, direction)[1:]
+        result = self._sum_chunks(_hessp_terms, params, direction)[1:]
         return self._finish_hessp(result, direction)
 
 

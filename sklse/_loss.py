@@ -206,6 +206,15 @@ def _times_X(block, R):
     return product.T.astype(np.float64)
 
 
+def _shifted_logits(block, coef, intercept):
+    """Write ``t = z - max_k z`` into ``logits``, ``exp(t)`` into ``proba``; sum it.
+
+    Returns the (1, rows) sums of ``exp(t)`` over classes: one exp per entry.
+    """
+    _linear(block, coef, intercept, block.logits)
+    return _shifted_exp(block.logits, block.logits, block.proba, axis=0)[1]
+
+
 def block_loss_gradient(block, coef, intercept):
     """Data term of one block of rows and its gradient, not normalised.
 
@@ -227,9 +236,7 @@ def block_loss_gradient(block, coef, intercept):
         ``grad_intercept = (P - Y) s``.
     """
     logits, proba, sample_weight = block.logits, block.proba, block.sample_weight
-    _linear(block, coef, intercept, logits)
-    # logits become t = z - max in place, proba receives exp(t): one exp per entry.
-    _, total = _shifted_exp(logits, logits, proba, axis=0)
+    total = _shifted_logits(block, coef, intercept)
     log_sum = _log_total(proba, total, axis=0)
     # Per-row loss logsumexp(z_i) - z_{i, y_i} = log_sum_i - t_{y_i, i}: two terms
     # >= 0, no cancellation, never -log(proba) (inf once proba underflows).
@@ -254,10 +261,8 @@ def block_proba(block, coef, intercept):
     last :func:`block_loss_gradient` call (row chunks evaluated on other machines):
     one GEMM and one exp per entry; ``logits`` is overwritten.
     """
-    logits, proba = block.logits, block.proba
-    _linear(block, coef, intercept, logits)
-    _, total = _shifted_exp(logits, logits, proba, axis=0)
-    proba *= 1 / total
+    total = _shifted_logits(block, coef, intercept)
+    np.multiply(block.proba, 1 / total, out=block.proba)
 
 
 def block_hessp(block, coef_dir, intercept_dir):

@@ -232,8 +232,17 @@ def prepare_fit(X, y, sample_weight):
                 f"expected {(X.shape[0],)}!"
             )
         sample_weight = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
-    # Persisted first, so that the checks below read them without recomputing them.
+    # Persisted first, so that the checks read them without recomputing them.
     y, sample_weight = dask.persist(y, sample_weight)
+    return X, y, sample_weight, _check_values(X, y, sample_weight)
+
+
+def _check_values(X, y, sample_weight):
+    """Return ``numpy.unique(y)``; raise the in-memory path's errors on bad values.
+
+    One computation checks that X is finite and that the weights are finite,
+    non-negative and not all zero.
+    """
     checks = {"X finite": da.isfinite(X).all(), "classes": da.unique(y)}
     if sample_weight is not None:
         checks |= {
@@ -254,7 +263,7 @@ def prepare_fit(X, y, sample_weight):
             raise ValueError(
                 "Sample weights must contain at least one non-zero number."
             )
-    return X, y, sample_weight, checks["classes"]
+    return checks["classes"]
 
 
 def encode_labels(y, classes):

@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklse._compat import check_sample_weight, effective_n_threads
-from sklse._loss import SoftmaxLoss, _pack, _unpack
+from sklse._loss import SoftmaxLoss, _pack, _unpack, useful_threads
 from sklse._numerics import log_softmax, softmax
 from sklse._solvers import SOLVERS, minimize
 
@@ -354,7 +354,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             C=self.C,
             l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept,
-            n_threads=effective_n_threads(),
+            n_threads=useful_threads(X, len(classes), effective_n_threads()),
         )
         return X, classes, loss
 

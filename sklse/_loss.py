@@ -53,7 +53,9 @@ def default_block_rows(X, n_classes, min_blocks=1):
     rules before -> after): 200000 x 20, K=5: 12.6 -> 11.1; 50000 x 500, K=10,
     float32: 54.9 -> 46.4; digits: 0.33 -> 0.27; 50000 x 500 float64 and 50000 x
     100, K=100, unchanged; sparse 50000 x 100000, K=20: 2048-row blocks 808 against
-    593 for 6250. At most ``n_samples / min_blocks`` rows, for threads.
+    593 for 6250. At most ``n_samples / min_blocks`` rows, for threads, unless such
+    blocks would be too small for threads to pay (:func:`useful_threads`): 20000 x
+    20, K=5, then has 3 blocks, not 8 (one thread: 1.20 -> 1.01 ms).
     """
     n_samples, n_features = X.shape
     itemsize = X.dtype.itemsize
@@ -61,7 +63,19 @@ def default_block_rows(X, n_classes, min_blocks=1):
         rows, floor = 1024 * 1024 // (n_classes * itemsize), 1024
     else:
         rows, floor = 2 * 1024 * 1024 // (itemsize * (n_features + 2 * n_classes)), 2048
-    return max(floor, min(rows, -(-n_samples // min_blocks)))
+    # No cap for threads where its blocks would be too small for threads to pay.
+    cap = -(-n_samples // min_blocks)
+    cap = max(cap, int(_THREAD_WORK // max(_row_work(X, n_classes), 1)))
+    return max(floor, min(rows, cap))
+
+
+_THREAD_WORK = 2e6  # multiply-adds of a block below which threads do not pay
+
+
+def _row_work(X, n_classes):
+    """Return the multiply-adds of one row in one product: (features or stored) * K."""
+    n_samples, n_features = X.shape
+    return n_classes * (X.nnz / max(n_samples, 1) if sp.issparse(X) else n_features)
 
 
 class Block(NamedTuple):
@@ -303,10 +317,8 @@ def useful_threads(X, n_classes, n_threads):
     1.31; 200000 x 20, K=5: 1.05; 5000 x 100, K=10 (3 blocks): 1.06; 20000 x 100,
     K=10: 0.82; 50000 x 500, K=10: 0.62; CSR 50000 x 100000 (1e-3), K=20: 0.69.
     """
-    n_samples = X.shape[0]
     rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
-    per_row = X.nnz / max(n_samples, 1) if sp.issparse(X) else X.shape[1]
-    if rows * per_row * n_classes < 2e6 or -(-n_samples // rows) < 4:
+    if rows * _row_work(X, n_classes) < _THREAD_WORK or -(-X.shape[0] // rows) < 4:
         return 1
     return n_threads
 

@@ -792,7 +792,7 @@ def test_threads_work_in_a_forked_child(rng):
 
 
 def test_default_blocks_do_not_depend_on_threads(rng):
-    X, y, _ = make_data(rng, "C", np.float64, False, n_samples=5000)
+    X, y, _ = make_data(rng, "C", np.float64, False, n_samples=50000)
     params = random_params(rng, 3, 5, True)
     serial, parallel = (SoftmaxLoss(X, y, 3, n_threads=n) for n in (1, 2))
     assert len(serial.blocks) == len(parallel.blocks) > 1

@@ -1,8 +1,9 @@
 """The log-sum-exp trick, side by side: naive formulas against sklse's stable ones.
 
 Run: ``python examples/log_sum_exp_trick.py``. The naive ``log(sum(exp(z)))`` and
-``exp(z) / sum(exp(z))`` overflow to ``inf``/``nan`` (with RuntimeWarnings) as soon as a
-logit passes ~709; the shifted forms ``c + log(sum(exp(z - c)))``, ``c = max(z)``, do not.
+``exp(z) / sum(exp(z))`` overflow to ``inf``/``nan`` (with RuntimeWarnings) as soon as
+a logit passes ~709; the shifted forms ``c + log(sum(exp(z - c)))``, ``c = max(z)``, do
+not.
 """
 
 import warnings

@@ -270,12 +270,17 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     def _set_fitted(self, result, loss, dtype):
         """Set the fitted attributes from the solver's ``result``."""
         coef, intercept = self._coef_intercept(result.params, loss, np.float64)
-        # F of the returned (centred) model, without another pass over X: centring
-        # leaves the data term as it is (softmax is shift invariant) and lowers only
-        # the L2 term (the L1 term is never centred).
-        solved = _unpack(result.params, loss.n_classes, loss.fit_intercept)[0].ravel()
-        l2_drop = np.dot(solved, solved) - np.dot(coef.ravel(), coef.ravel())
-        self.objective_ = loss.scale * (result.value - 0.5 * loss.alpha * l2_drop)
+        # objective_ is F of the returned (centred) model. Iterates from a centred
+        # start stay centred up to round-off, and then F is the solver's last value;
+        # otherwise (a warm start far from centred) F is evaluated there.
+        params = _pack(coef, intercept if loss.fit_intercept else None)
+        moved = np.max(np.abs(params - result.params), initial=0.0)
+        if moved <= np.sqrt(np.finfo(np.float64).eps) * np.max(
+            np.abs(params), initial=0.0
+        ):
+            self.objective_ = loss.scale * result.value
+        else:
+            self.objective_ = loss.objective(params)
         self.coef_, self.intercept_ = coef.astype(dtype), intercept.astype(dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.gradient_norm_ = result.gradient_norm

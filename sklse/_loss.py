@@ -39,7 +39,14 @@ import scipy.sparse as sp
 from sklse._compat import sparse_matmul_into
 from sklse._numerics import _log_total, _shifted_exp
 
-_MIN_BLOCKS = 8  # blocks of a SoftmaxLoss, at least, for its threads
+_MIN_BLOCKS = 8  # blocks of a SoftmaxLoss for its threads, where threads pay
+_THREAD_WORK = 2e6  # multiply-adds of a block below which threads do not pay
+
+
+def _row_work(X, n_classes):
+    """Return the multiply-adds of one row in one product: (features or stored) * K."""
+    n_samples, n_features = X.shape
+    return n_classes * (X.nnz / max(n_samples, 1) if sp.issparse(X) else n_features)
 
 
 def default_block_rows(X, n_classes, min_blocks=1):
@@ -67,15 +74,6 @@ def default_block_rows(X, n_classes, min_blocks=1):
     cap = -(-n_samples // min_blocks)
     cap = max(cap, int(_THREAD_WORK // max(_row_work(X, n_classes), 1)))
     return max(floor, min(rows, cap))
-
-
-_THREAD_WORK = 2e6  # multiply-adds of a block below which threads do not pay
-
-
-def _row_work(X, n_classes):
-    """Return the multiply-adds of one row in one product: (features or stored) * K."""
-    n_samples, n_features = X.shape
-    return n_classes * (X.nnz / max(n_samples, 1) if sp.issparse(X) else n_features)
 
 
 class Block(NamedTuple):
@@ -413,7 +411,7 @@ class SoftmaxLoss(ScaledObjective):
     fit_intercept : bool, default=True
     block_rows : int or None, default=None
         Rows per block; None: :func:`default_block_rows`, with at least 8 blocks
-        when there are rows enough, so that threads get blocks.
+        where blocks that size are worth a thread, so that threads get blocks.
     n_threads : int, default=1
         Threads that evaluate blocks side by side. numpy's GEMM, its ufuncs and
         scipy's sparse kernels release the GIL, so blocks run in parallel; sums over

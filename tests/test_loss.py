@@ -23,7 +23,9 @@ from sklse._loss import (
     _unpack,
     block_hessp,
     block_loss_gradient,
+    default_block_rows,
     make_block,
+    useful_threads,
 )
 
 LAYOUTS = ["C", "F", "csr_matrix", "csc_matrix", "csr_array", "csc_array"]
@@ -799,6 +801,40 @@ def test_default_blocks_do_not_depend_on_threads(rng):
     assert_array_equal(
         serial.loss_gradient(params)[1], parallel.loss_gradient(params)[1]
     )
+
+
+@pytest.mark.parametrize(
+    "shape, n_classes, threads",
+    [
+        ((1797, 64), 10, 1),  # one block
+        ((20000, 20), 5, 1),  # blocks of 4e5 multiply-adds: hand-offs cost more
+        ((5000, 100), 10, 1),  # 3 blocks
+        ((20000, 100), 10, 2),
+        ((50000, 500), 10, 2),
+        ((0, 5), 3, 1),
+    ],
+)
+def test_threads_only_where_blocks_are_large_and_many(shape, n_classes, threads):
+    X = np.empty(shape)
+    assert useful_threads(X, n_classes, 2) == threads
+    assert useful_threads(sp.csc_matrix(X[:, :3]), n_classes, 2) == 1  # one block
+
+
+def test_dense_blocks_fit_the_cache_and_sparse_blocks_are_large():
+    # Dense: X's rows and two (K, rows) buffers in 2 MiB, >= 2048 rows.
+    assert default_block_rows(np.empty((200000, 20)), 5, 8) == 2**21 // (8 * 30)
+    assert default_block_rows(np.empty((200000, 20), np.float32), 5, 8) == 2**21 // (
+        4 * 30
+    )
+    assert default_block_rows(np.empty((50000, 500)), 10, 8) == 2048
+    # The cap for threads (n / 8) only where such blocks are worth a thread.
+    assert default_block_rows(np.empty((20000, 100), np.float32), 10, 8) == 2500
+    assert default_block_rows(np.empty((20000, 20)), 5, 8) == 2**21 // (8 * 30)
+    # Sparse: 1 MiB of logits, >= 1024 rows, n / 8 where such blocks pay threads.
+    X = sp.random_array((200000, 1000), density=0.02, format="csr", rng=0)
+    assert default_block_rows(X, 20, 8) == 2**20 // (8 * 20)
+    assert default_block_rows(X[:50000], 20, 8) == 50000 // 8  # 20 * 20 per row
+    assert default_block_rows(X[:50000, :500], 20, 8) == 2**20 // (8 * 20)
 
 
 def test_overflowing_weight_sum_is_an_error(rng):

@@ -35,12 +35,16 @@ def main():
         z = z.astype(np.float64)
         lse, proba, caught = naive(z)
         print(f"z = {z.tolist()}")
-        print(f"  naive : LSE = {float(lse)!r}, softmax = {proba}, "
-              f"sum = {float(proba.sum())!r}")
+        print(
+            f"  naive : LSE = {float(lse)!r}, softmax = {proba}, "
+            f"sum = {float(proba.sum())!r}"
+        )
         print(f"          warnings: {caught or 'none'}")
         stable = softmax(z)
-        print(f"  stable: LSE = {float(logsumexp(z))!r}, softmax = {stable}, "
-              f"sum = {float(stable.sum())!r}")
+        print(
+            f"  stable: LSE = {float(logsumexp(z))!r}, softmax = {stable}, "
+            f"sum = {float(stable.sum())!r}"
+        )
     print("\nlog_softmax(z) = z - LSE(z), row by row:")
     log_proba = log_softmax(LOGITS)
     print(log_proba)

@@ -124,7 +124,7 @@ def problems(quick):
         yield f"medium-{kind}", *medium, {"C": C, "l1_ratio": l1_ratio}
         if not quick:
             # C = 1: at C = 10 one saga epoch takes 315 s here (its lazy L1 updates
-            # unroll every skipped step of a feature that changes sign), 8-26 s at 1.
+            # unroll every skipped step of a feature that changes sign), 8-37 s at 1.
             yield f"sparse-{kind}", *sparse, {"C": 1.0, "l1_ratio": l1_ratio}
 
 

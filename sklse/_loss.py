@@ -152,10 +152,15 @@ def _row_major_scratch(shape, dtype):
     return scratch[:size].reshape(shape)
 
 
+def _uncuttable(X):
+    """Whether X's rows have no cheap cut into blocks (CSC): it is then one block."""
+    return sp.issparse(X) and X.format == "csc"
+
+
 def _split(X, y, sample_weight, n_classes, block_rows):
     """Return the :class:`Block` s of ``block_rows`` rows each that cover X."""
-    if block_rows >= len(y) or (sp.issparse(X) and X.format == "csc"):
-        return [make_block(X, y, sample_weight, n_classes)]  # CSC rows: no cheap cut
+    if block_rows >= len(y) or _uncuttable(X):
+        return [make_block(X, y, sample_weight, n_classes)]
     cut = partial(CSRRows.of, X) if sp.issparse(X) else X.__getitem__
     return [
         make_block(
@@ -319,7 +324,8 @@ def useful_threads(X, n_classes, n_threads):
     K=10: 0.82; 50000 x 500, K=10: 0.62; CSR 50000 x 100000 (1e-3), K=20: 0.69.
     """
     rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
-    if rows * _row_work(X, n_classes) < _THREAD_WORK or -(-X.shape[0] // rows) < 4:
+    n_blocks = 1 if _uncuttable(X) else -(-X.shape[0] // rows)
+    if rows * _row_work(X, n_classes) < _THREAD_WORK or n_blocks < 4:
         return 1
     return n_threads
 

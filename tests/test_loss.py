@@ -815,9 +815,13 @@ def test_default_blocks_do_not_depend_on_threads(rng):
     ],
 )
 def test_threads_only_where_blocks_are_large_and_many(shape, n_classes, threads):
-    X = np.empty(shape)
-    assert useful_threads(X, n_classes, 2) == threads
-    assert useful_threads(sp.csc_matrix(X[:, :3]), n_classes, 2) == 1  # one block
+    assert useful_threads(np.empty(shape), n_classes, 2) == threads
+
+
+def test_no_threads_for_csc_which_is_one_block():
+    X = sp.random_array((50000, 1000), density=0.02, format="csr", rng=0)
+    assert useful_threads(X, 20, 2) == 2  # 8 blocks of 20 * 20 per row
+    assert useful_threads(X.tocsc(), 20, 2) == 1
 
 
 def test_dense_blocks_fit_the_cache_and_sparse_blocks_are_large():

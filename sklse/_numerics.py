@@ -59,13 +59,22 @@ def _shifted_exp(z, t_out, e_out, axis=-1):
         shape = list(z.shape)
         shape[axis] = 1
         return np.zeros(shape, dtype=z.dtype), np.zeros(shape, dtype=z.dtype)
+    shift = _shift(z, t_out, axis)
+    np.exp(t_out, out=e_out)
+    return shift, np.sum(e_out, axis=axis, keepdims=True)
+
+
+def _shift(z, t_out, axis=-1):
+    """Write ``t_out = z - c`` (``t_out`` may be ``z``); return ``c``, keepdims.
+
+    ``c`` is the max along ``axis``, or 0 on rows whose max is not finite.
+    """
     row_max = _row_max(z, axis)
     # Arithmetic between infinities gives nan: shift by 0 on non-finite rows; the
     # infinity (or nan) then reaches the total through the sum.
     shift = np.where(np.isfinite(row_max), row_max, 0).astype(z.dtype, copy=False)
     np.subtract(z, shift, out=t_out)
-    np.exp(t_out, out=e_out)
-    return shift, np.sum(e_out, axis=axis, keepdims=True)
+    return shift
 
 
 def _log_total(e, total, axis=-1):

@@ -10,6 +10,7 @@ import os
 import signal
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -644,6 +645,50 @@ def test_extreme_logits(rng, layout, dtype, fit_intercept, C, magnitude):
     assert_close(f, ref.f(params), dtype)
     assert_close(grad, ref.grad(params), dtype)
     assert_close(hess_dir, ref.hessp(params, direction), dtype)
+
+
+# Logits (label's logit first, then the others), chosen to reach every path of the
+# row loss: small losses (the label's logit the max and the rest's digits below 1's
+# eps), ties, the label below the max, its exp near or past underflow.
+ROW_LOGITS = [
+    [0.0, -5.0, -7.5],
+    [3.0, -37.0, -40.0],  # loss ~ 4e-18: 1 + rest rounds to 1
+    [0.0, -700.0, -1e4],  # loss ~ 1e-304
+    [2.0, 2.0, -30.0],  # a tie for the max
+    [-1.0, 0.0, 0.5],
+    [-80.0, 0.0, -3.0],  # float32: e_y ~ 2e-35, rest / e_y ~ 6e34
+    [-90.0, 0.0, 1e-3],  # float32: e_y subnormal
+    [-740.0, 0.0, -1.0],  # float64: e_y subnormal
+    [-1e4, 0.0, 0.0],  # e_y = 0
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("logits", ROW_LOGITS, ids=range(len(ROW_LOGITS)))
+def test_row_loss_to_the_last_bits(dtype, logits):
+    """One row's loss logsumexp(z) - z_y against mpmath at 50 digits.
+
+    X is the identity, so that the logits are exactly the coefficients (in the
+    dtype) and only the loss's own rounding is measured.
+    """
+    z = np.array(logits, dtype=dtype)
+    X = np.eye(3, dtype=dtype)[:1]  # z_k = coef[k, 0]
+    coef = np.zeros((3, 3))
+    coef[:, 0] = z
+    loss = SoftmaxLoss(X, np.array([0]), 3, C=np.inf, fit_intercept=False)
+    with (
+        np.errstate(over="raise", divide="raise", invalid="raise"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("error")
+        value = loss.loss_gradient(coef.ravel())[0]
+    with mpmath.workdps(400):  # log(1 + 1e-304) needs > 304 digits
+        terms = [mpmath.mpf(float(v)) for v in z]
+        want = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in terms)) - terms[0]
+        err = float(abs(mpmath.mpf(value) - want))
+    # 4 ulps, or below the dtype's normal range (float32's loss of case 2 is 0)
+    info = np.finfo(dtype)
+    assert err <= 4 * info.eps * float(want) + info.eps * info.tiny, (value, want)
 
 
 @pytest.mark.parametrize("layout", ["C", "csr_matrix"])

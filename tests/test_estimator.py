@@ -266,6 +266,33 @@ def test_string_labels_and_classes_order(rng):
     assert_allclose(model.predict_proba(X), lr.predict_proba(X), atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([4, 5, 6]),  # no gaps: the codes are the labels less 4
+        np.array([-7, 3, 1000]),  # gaps
+        np.array([-128, 0, 127], dtype=np.int8),  # the dtype's extremes
+        np.array([0, 2**64 - 1], dtype=np.uint64),  # too wide for a count per value
+        np.array([-(2**62), 2**62]),  # a range that overflows int64
+        np.array([True, False]),
+        np.array([0.0, 2.0]),
+        np.array(["b", "a"]),
+    ],
+    ids=["no-gaps", "gaps", "int8", "uint64", "int64-range", "bool", "float", "str"],
+)
+def test_label_encoding_equals_np_unique(rng, labels):
+    """classes_ and the fit follow np.unique's classes and inverse on every path."""
+    X, codes = make_data(rng, n_classes=len(labels), n_samples=60)
+    y = labels[codes]
+    classes, inverse = np.unique(y, return_inverse=True)
+    model = SoftmaxRegression(tol=TIGHT).fit(X, y)
+    assert model.classes_.dtype == classes.dtype
+    assert_array_equal(model.classes_, classes)
+    reference = SoftmaxRegression(tol=TIGHT).fit(X, inverse)
+    assert_allclose(model.coef_, reference.coef_, rtol=1e-12, atol=1e-14)
+    assert_array_equal(model.predict(X), classes[reference.predict(X)])
+
+
 def test_roc_auc_with_binary_decision_function(rng):
     X, y = make_data(rng, n_classes=2)
     labels = np.array(["no", "yes"])[y]

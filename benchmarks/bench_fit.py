@@ -1,7 +1,7 @@
 """Time to a given objective gap: SoftmaxRegression against LogisticRegression.
 
 Run ``python benchmarks/bench_fit.py --quick`` (under two minutes) or without
-``--quick`` for the full sizes (about half an hour on 2 cores). The L1 rows run only
+``--quick`` for the full sizes (about 45 minutes on 2 cores). The L1 rows run only
 when named: ``--only sparse-enet sparse-l1 --repeats 1 --no-defaults --budget 60``
 took an hour at full size (``--only`` runs write files of their own).
 It prints a markdown table, saves it under ``benchmarks/results/`` with the machine
@@ -18,8 +18,10 @@ trust-ncg at ``tol=1e-12`` (lbfgs at ``tol=1e-10`` with an L1 term). Each solver
 fitted from scratch with ``max_iter`` on a geometric grid and ``tol=1e-14``, so that
 only ``max_iter`` stops it; the wall time of the fit that first ends with
 ``(F - F*) / F* <= eps`` is its time to ``eps``. One function, :func:`objective`, in
-float64, scores every fitted model. The sweeps are repeated
-(``--repeats``), interleaved across solvers, and medians are reported. ``--threads 1``
+float64, scores every fitted model. The sweeps are repeated (``--repeats``, 5 at
+full size: single fits on this shared 2-core VM vary by 20 %, three repeats left
+two identical sklse configurations 6 % apart), interleaved across solvers, and
+medians are reported. ``--threads 1``
 (the default) runs everyone with one BLAS thread through threadpoolctl; ``--threads
 default`` leaves the BLAS pools as they are (sklse limits itself inside ``fit``).
 
@@ -398,7 +400,7 @@ def main():
     )
     parser.add_argument("--reference-iter", type=int, default=None)
     args = parser.parse_args()
-    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.repeats = args.repeats or (1 if args.quick else 5)
     args.budget = args.budget or (0.5 if args.quick else 20.0)
     limit = 1 if args.threads == "1" else None
     header = (

@@ -57,11 +57,15 @@ def _encode_labels(y):
     the tall fit of ``benchmarks/bench_fit.py``), see ``benchmarks/bench_labels.py``.
     """
     if y.dtype.kind in "iu" and y.size:
-        low = int(y.min())
-        if int(y.max()) - low < 2 * len(y):  # a count per value: O(n) memory
-            offset = y.astype(np.intp) - low
+        low, high = int(y.min()), int(y.max())
+        # int64 holds every label (uint64 from 2**63 on it does not), and a count
+        # per value takes O(n) memory.
+        if high < 2**63 and high - low < 2 * len(y):
+            offset = y.astype(np.int64) - low
             present = np.bincount(offset) > 0
             classes = (np.flatnonzero(present) + low).astype(y.dtype)
+            if len(y) > 20 and len(classes) > round(0.5 * len(y)):
+                check_classification_targets(y)  # its warning: y may be a regression
             # Labels low, low + 1, ... without gaps are their own codes, less low.
             codes = offset if present.all() else (np.cumsum(present) - 1)[offset]
             return classes, codes

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklse._compat import sparse_matmul_into
-from sklse._numerics import _shift, _shifted_exp
+from sklse._numerics import _shift
 
 _MIN_BLOCKS = 8  # blocks of a SoftmaxLoss for its threads, where threads pay
 _THREAD_WORK = 2e6  # multiply-adds of a block below which threads do not pay
@@ -205,8 +205,8 @@ def _linear(block, coef, intercept, out):
         return
     scratch = _row_major_scratch(out.shape[::-1], out.dtype)
     # A C-contiguous (n_features, n_classes) copy, not the view coef.T: OpenBLAS
-    # took 2.5x longer with the view on a tall block (8738 x 20, K=5: 157 us against
-    # 62, X in cache; one thread), and alike on the other shapes measured.
+    # took 2-2.5x longer with the view on a tall block (8738 x 20, K=5: 117-157 us
+    # against 60, X in cache; one thread); other shapes measured did not change.
     coef_t = np.ascontiguousarray(coef.T)
     if isinstance(block.X, np.ndarray):
         np.matmul(block.X, coef_t, out=scratch)
@@ -230,13 +230,22 @@ def _times_X(block, R):
     return product.T.astype(np.float64)
 
 
-def _shifted_logits(block, coef, intercept):
-    """Write ``t = z - max_k z`` into ``logits``, ``exp(t)`` into ``proba``; sum it.
+def _exp_terms(block, coef, intercept):
+    """Write ``t = z - max_k z`` into ``logits`` and ``e = exp(t)`` into ``proba``.
 
-    Returns the (1, rows) sums of ``exp(t)`` over classes: one exp per entry.
+    Returns ``e_y`` and ``rest = sum_{k != y} e_k`` per row, ``rest`` summed with the
+    label's term left out, so that it keeps the digits the row loss needs (see
+    :func:`block_loss_gradient`); ``e_y + rest`` is the row's total.
     """
-    _linear(block, coef, intercept, block.logits)
-    return _shifted_exp(block.logits, block.logits, block.proba, axis=0)[1]
+    logits, proba, target = block.logits, block.proba, block.target
+    _linear(block, coef, intercept, logits)
+    _shift(logits, logits, axis=0)  # every exp(t) <= 1
+    np.exp(logits, out=proba)
+    e_target = proba.ravel()[target]
+    proba.ravel()[target] = 0
+    rest = proba.sum(axis=0)
+    proba.ravel()[target] = e_target
+    return e_target, rest
 
 
 def block_loss_gradient(block, coef, intercept):
@@ -260,24 +269,20 @@ def block_loss_gradient(block, coef, intercept):
         ``grad_intercept = (P - Y) s``.
     """
     logits, proba, sample_weight = block.logits, block.proba, block.sample_weight
-    target = block.target
-    _linear(block, coef, intercept, logits)
-    _shift(logits, logits, axis=0)  # t = z - max_k z, so every exp(t) <= 1
-    np.exp(logits, out=proba)
-    # Row loss = logsumexp(z) - z_y = log(sum_k e_k / e_y) = log1p(rest / e_y), with
-    # e = exp(t) and rest = sum_{k != y} e_k summed without e_y: precise where the
-    # loss is small (e_y = 1 and a small rest, whose digits 1 + rest would lose).
-    e_target = proba.ravel()[target]
-    proba.ravel()[target] = 0
-    rest = proba.sum(axis=0)
-    proba.ravel()[target] = e_target
+    target, n_classes = block.target, len(proba)
+    # Row loss = logsumexp(z) - z_y = log(sum_k e_k / e_y) = log1p(rest / e_y): precise
+    # where the loss is small (e_y = 1 and a small rest, whose digits 1 + rest loses).
+    e_target, rest = _exp_terms(block, coef, intercept)
     total = rest + e_target
-    with np.errstate(divide="ignore", over="ignore"):  # those rows are redone below
+    with np.errstate(all="ignore"):  # the rows where this fails are redone below
         row_loss = np.log1p(rest / e_target)
-    # Where e_y is near underflow it has lost digits (and rest / e_y may overflow);
-    # the loss there is large (t_y < log(K * tiny)) and log(total) - t_y exact enough.
-    lost = e_target < np.finfo(proba.dtype).tiny * len(proba)
-    if lost.any():
+    # Where e_y nears underflow it has lost digits (and rest / e_y may overflow): the
+    # loss is large there (t_y < log(K * tiny)) and log(total) - t_y exact enough.
+    # Rows with a non-finite logit (total not in [1, K]) take that path too, to the
+    # inf or nan of scipy.special.logsumexp(z) - z_y.
+    exact = (e_target >= np.finfo(proba.dtype).tiny * n_classes) & (total <= n_classes)
+    if not exact.all():
+        lost = ~exact
         row_loss[lost] = np.log(total[lost]) - logits.ravel()[target[lost]]
     inverse_total = 1 / total
     proba *= inverse_total
@@ -302,8 +307,9 @@ def block_proba(block, coef, intercept):
     last :func:`block_loss_gradient` call (row chunks evaluated on other machines):
     one GEMM and one exp per entry; ``logits`` is overwritten.
     """
-    total = _shifted_logits(block, coef, intercept)
-    np.multiply(block.proba, 1 / total, out=block.proba)
+    e_target, rest = _exp_terms(block, coef, intercept)
+    # 1 / total times e, rounded as block_loss_gradient rounds it
+    np.multiply(block.proba, 1 / (rest + e_target), out=block.proba)
 
 
 def block_hessp(block, coef_dir, intercept_dir):

@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.multiclass import OneVsRestClassifier
 
 from sklse import SoftmaxRegression
+from sklse._estimator import _encode_labels
 from sklse._solvers import SOLVERS as ALL_SOLVERS
 
 SOLVERS = sorted(ALL_SOLVERS)
@@ -270,27 +271,61 @@ def test_string_labels_and_classes_order(rng):
     "labels",
     [
         np.array([4, 5, 6]),  # no gaps: the codes are the labels less 4
-        np.array([-7, 3, 1000]),  # gaps
+        np.array([-3, -1, 4]),  # gaps within a countable range
+        np.array([-7, 3, 1000]),  # a range too wide to count (np.unique)
         np.array([-128, 0, 127], dtype=np.int8),  # the dtype's extremes
-        np.array([0, 2**64 - 1], dtype=np.uint64),  # too wide for a count per value
+        np.array([-128, -126, -125], dtype=np.int8),
+        np.array([2**63, 2**63 + 1, 2**63 + 5], dtype=np.uint64),  # beyond int64
+        np.array([0, 2**64 - 1], dtype=np.uint64),
         np.array([-(2**62), 2**62]),  # a range that overflows int64
         np.array([True, False]),
         np.array([0.0, 2.0]),
         np.array(["b", "a"]),
     ],
-    ids=["no-gaps", "gaps", "int8", "uint64", "int64-range", "bool", "float", "str"],
+    ids=[
+        "no-gaps",
+        "gaps",
+        "wide",
+        "int8",
+        "int8-low",
+        "uint64-high",
+        "uint64-wide",
+        "int64-range",
+        "bool",
+        "float",
+        "str",
+    ],
 )
 def test_label_encoding_equals_np_unique(rng, labels):
-    """classes_ and the fit follow np.unique's classes and inverse on every path."""
+    """classes_, the codes and the fit follow np.unique on every path."""
     X, codes = make_data(rng, n_classes=len(labels), n_samples=60)
     y = labels[codes]
     classes, inverse = np.unique(y, return_inverse=True)
+    ours, our_codes = _encode_labels(y)
+    assert ours.dtype == classes.dtype
+    assert_array_equal(ours, classes)
+    assert_array_equal(our_codes, inverse)
     model = SoftmaxRegression(tol=TIGHT).fit(X, y)
     assert model.classes_.dtype == classes.dtype
     assert_array_equal(model.classes_, classes)
     reference = SoftmaxRegression(tol=TIGHT).fit(X, inverse)
     assert_allclose(model.coef_, reference.coef_, rtol=1e-12, atol=1e-14)
     assert_array_equal(model.predict(X), classes[reference.predict(X)])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_warns_like_logistic_regression_when_labels_look_continuous(rng):
+    """More distinct integer labels than half the samples: sklearn's UserWarning."""
+    X = rng.standard_normal((40, 3))
+    y = np.arange(40) % 30
+    with pytest.warns(UserWarning, match="greater than 50%") as ours:
+        SoftmaxRegression(max_iter=5).fit(X, y)
+    with pytest.warns(UserWarning, match="greater than 50%") as theirs:
+        LogisticRegression(max_iter=5).fit(X, y)
+    message = "The number of unique classes is greater than 50%"
+    assert [str(w.message) for w in ours if message in str(w.message)] == [
+        str(w.message) for w in theirs if message in str(w.message)
+    ]
 
 
 def test_roc_auc_with_binary_decision_function(rng):

@@ -666,7 +666,7 @@ ROW_LOGITS = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("logits", ROW_LOGITS, ids=range(len(ROW_LOGITS)))
 def test_row_loss_to_the_last_bits(dtype, logits):
-    """One row's loss logsumexp(z) - z_y against mpmath at 50 digits.
+    """One row's loss logsumexp(z) - z_y against mpmath at 400 digits.
 
     X is the identity, so that the logits are exactly the coefficients (in the
     dtype) and only the loss's own rounding is measured.
@@ -689,6 +689,35 @@ def test_row_loss_to_the_last_bits(dtype, logits):
     # 4 ulps, or below the dtype's normal range (float32's loss of case 2 is 0)
     info = np.finfo(dtype)
     assert err <= 4 * info.eps * float(want) + info.eps * info.tiny, (value, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "logits",
+    [
+        [1000.0, np.inf, 0.0],  # inf
+        [np.inf, 1000.0, 0.0],  # inf - inf: nan
+        [np.inf, np.inf, 0.0],
+        [np.nan, 0.0, 1.0],
+        [0.0, np.nan, 1.0],
+        [-np.inf, 0.0, 1.0],  # inf
+        [0.0, -np.inf, -np.inf],  # 0
+        [-np.inf, -np.inf, -np.inf],  # nan
+    ],
+    ids=range(8),
+)
+def test_non_finite_row_loss_as_scipy(dtype, logits):
+    """A row with a non-finite logit (label's first) costs scipy's LSE(z) - z_y."""
+    z = np.array(logits, dtype=dtype)
+    coef = z.astype(np.float64)[:, np.newaxis]  # X = [[1]]: z_k = coef[k, 0]
+    loss = SoftmaxLoss(
+        np.ones((1, 1), dtype=dtype), np.array([0]), 3, C=np.inf, fit_intercept=False
+    )
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        value = loss.loss_gradient(coef.ravel())[0]
+        want = logsumexp(z.astype(np.float64)) - float(z[0])
+    assert_array_equal(value, want)
 
 
 @pytest.mark.parametrize("layout", ["C", "csr_matrix"])

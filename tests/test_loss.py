@@ -663,25 +663,28 @@ ROW_LOGITS = [
 ]
 
 
+def one_row_loss(z):
+    """Return the data term of the one row of logits ``z``, label 0, in z's dtype.
+
+    X = [[1]] and no intercept, so that the logits are exactly the coefficients (in
+    the dtype) and only the loss's own rounding is measured.
+    """
+    X = np.ones((1, 1), dtype=z.dtype)
+    loss = SoftmaxLoss(X, np.array([0]), len(z), C=np.inf, fit_intercept=False)
+    return loss.loss_gradient(z.astype(np.float64))[0]  # coef[k, 0] = z_k
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("logits", ROW_LOGITS, ids=range(len(ROW_LOGITS)))
 def test_row_loss_to_the_last_bits(dtype, logits):
-    """One row's loss logsumexp(z) - z_y against mpmath at 400 digits.
-
-    X is the identity, so that the logits are exactly the coefficients (in the
-    dtype) and only the loss's own rounding is measured.
-    """
+    """One row's loss logsumexp(z) - z_y against mpmath at 400 digits."""
     z = np.array(logits, dtype=dtype)
-    X = np.eye(3, dtype=dtype)[:1]  # z_k = coef[k, 0]
-    coef = np.zeros((3, 3))
-    coef[:, 0] = z
-    loss = SoftmaxLoss(X, np.array([0]), 3, C=np.inf, fit_intercept=False)
     with (
         np.errstate(over="raise", divide="raise", invalid="raise"),
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("error")
-        value = loss.loss_gradient(coef.ravel())[0]
+        value = one_row_loss(z)
     with mpmath.workdps(400):  # log(1 + 1e-304) needs > 304 digits
         terms = [mpmath.mpf(float(v)) for v in z]
         want = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in terms)) - terms[0]
@@ -709,13 +712,9 @@ def test_row_loss_to_the_last_bits(dtype, logits):
 def test_non_finite_row_loss_as_scipy(dtype, logits):
     """A row with a non-finite logit (label's first) costs scipy's LSE(z) - z_y."""
     z = np.array(logits, dtype=dtype)
-    coef = z.astype(np.float64)[:, np.newaxis]  # X = [[1]]: z_k = coef[k, 0]
-    loss = SoftmaxLoss(
-        np.ones((1, 1), dtype=dtype), np.array([0]), 3, C=np.inf, fit_intercept=False
-    )
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        value = loss.loss_gradient(coef.ravel())[0]
+        value = one_row_loss(z)
         want = logsumexp(z.astype(np.float64)) - float(z[0])
     assert_array_equal(value, want)
 

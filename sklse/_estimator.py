@@ -424,11 +424,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         return X, classes, loss
 
     def _warn_not_converged(self, result, solver):
-        """Warn with the reason the solver stopped above ``tol`` and a remedy."""
+        """Warn, as LogisticRegression does, with the reason and a remedy.
+
+        The message starts as LogisticRegression's own (``"lbfgs failed to converge
+        after 100 iteration(s)"``), so that filters written for it apply.
+        """
         what = (
-            f"SoftmaxRegression (solver={solver!r}) stopped after "
-            f"{result.n_iter} iteration(s) with max|gradient| = "
-            f"{self.gradient_norm_:.2e} > tol = {self.tol:.1e}"
+            f"{solver} failed to converge after {result.n_iter} iteration(s): "
+            f"max|gradient| = {self.gradient_norm_:.2e} > tol = {self.tol:.1e}"
         )
         if result.n_iter >= self.max_iter:
             remedy = (
@@ -437,16 +440,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         else:
             remedy = (
-                f"scipy: {result.message!r}. The objective no longer decreases in "
-                "floating point: if the gradient is small, this tol is below what the "
-                "solver reaches here (use a larger tol"
-                # trust-ncg reaches tighter tol, but cannot fit an L1 term.
-                + (
-                    ")"
-                    if solver == "trust-ncg" or self._has_l1()
-                    else " or solver='trust-ncg')"
-                )
-                + "; if it is large, scale the features (e.g. with StandardScaler)."
+                f"{result.message}: this tol is out of float64's reach on this "
+                f"problem (the gradient reached {self.gradient_norm_:.1e}); use a "
+                "larger tol, or if the gradient is large, scale the features (e.g. "
+                "with StandardScaler)."
             )
         # Frames: this method, fit, with_callbacks' wrapper, then the caller of fit.
         warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=4)

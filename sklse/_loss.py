@@ -17,11 +17,14 @@ LogisticRegression's lbfgs::
     grad_W = 1/S * (P - Y)^T diag(s) X + alpha * W,     grad_b = 1/S * (P - Y)^T s
     hessp(V, v):  Z_V = X V^T + v,   R = P * (Z_V - rowsum(P * Z_V))
                   H[V] = 1/S * R^T diag(s) X + alpha * V,   H[v] = 1/S * R^T s
+    hessian:      H = 1/S * sum_i s_i (diag(p_i) - p_i p_i^T) kron x~_i x~_i^T
+                      + alpha * I on the coef entries,        x~_i = [x_i, 1]
 
 with ``P = softmax(Z)``, ``Y = onehot(y)``. Gradient and Hessian are those of the smooth
 part (all of ``f`` but the L1 term, whose handling is the solvers'). The data terms are
-sums over rows, computed block by block by :func:`block_loss_gradient` and
-:func:`block_hessp`, so that the same code serves chunked or distributed data.
+sums over rows, computed block by block by :func:`block_loss_gradient`,
+:func:`block_hessp` and :func:`block_hessian`, so that the same code serves chunked
+or distributed data.
 Conventions: ``params`` is the float64 vector ``concatenate([W.ravel(), b])`` (each
 class row contiguous; no ``b`` without intercept); only :func:`_unpack` knows that
 layout.
@@ -35,6 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import blas
 
 from sklse._compat import sparse_matmul_into
 from sklse._numerics import _shift
@@ -340,6 +344,52 @@ def block_hessp(block, coef_dir, intercept_dir):
     return _times_X(block, work), work.sum(axis=1, dtype=np.float64)
 
 
+def _dense_rows(X):
+    """Return the rows of a block as a dense array (a view when X is dense)."""
+    if isinstance(X, np.ndarray):
+        return X
+    if isinstance(X, CSRRows):
+        start, stop = X.indptr[0], X.indptr[-1]
+        X = sp.csr_array(
+            (X.data[start:stop], X.indices[start:stop], X.indptr - start), X.shape
+        )
+    return X.toarray()
+
+
+def block_hessian(block, fit_intercept):
+    """Dense Hessian of one block's data term, not normalised, float64.
+
+    ``block.proba`` must hold ``softmax(Z)`` at the point. With ``x~_i = [x_i, 1]``
+    (no 1 without intercept) and ``d~`` its length, the Hessian in the class-major
+    order ``k * d~ + j`` is ``blockdiag_k(X~^T diag(s p_k) X~) - A^T A``, where row
+    ``i`` of ``A`` (rows, n_classes * d~) is ``sqrt(s_i) * p_i kron x~_i``: one
+    symmetric rank-k update (BLAS syrk, half of a GEMM's work) and n_classes GEMMs.
+    Cost O(rows * (n_classes * d~)^2); memory ``A``, rows * n_classes * d~ values.
+
+    Returns
+    -------
+    hessian : ndarray of shape (n_classes * d~, n_classes * d~), float64
+        Upper triangle only (the lower is left 0): :meth:`SoftmaxLoss.hessian`
+        mirrors the sum once.
+    """
+    X = _dense_rows(block.X).astype(np.float64, copy=False)
+    if fit_intercept:
+        X = np.hstack([X, np.ones((len(X), 1))])
+    proba = block.proba.T.astype(np.float64)  # (rows, n_classes)
+    weighted, root = proba, proba
+    if block.sample_weight is not None:
+        weight = block.sample_weight.astype(np.float64)[:, np.newaxis]
+        weighted, root = proba * weight, proba * np.sqrt(weight)
+    n_classes, width = proba.shape[1], X.shape[1]
+    A = (root[:, :, np.newaxis] * X[:, np.newaxis, :]).reshape(len(X), -1)
+    # syrk on A.T (F-contiguous view of the C-contiguous A): -A^T A, upper triangle.
+    hessian = blas.dsyrk(-1.0, A.T, trans=0)
+    for k in range(n_classes):
+        part = slice(k * width, (k + 1) * width)
+        hessian[part, part] += (X * weighted[:, k : k + 1]).T @ X
+    return hessian
+
+
 def useful_threads(X, n_classes, n_threads):
     """Return ``n_threads``, or 1 where threads would slow :class:`SoftmaxLoss` down.
 
@@ -412,6 +462,29 @@ class ScaledObjective:
         hess_coef, _ = _unpack(result, self.n_classes, self.fit_intercept)
         hess_coef += self.alpha * coef_dir
         return result
+
+    def _finish_hessian(self, hessian):
+        """Return the smooth part's dense Hessian from the data sums.
+
+        ``hessian`` is the upper triangle of the summed :func:`block_hessian` s, in
+        their class-major order; the result is symmetric, in the order of ``params``.
+        """
+        n_classes, n_dof = self.n_classes, self.n_dof
+        width = n_dof // n_classes  # features, plus 1 for the intercept
+        n_features = width - int(self.fit_intercept)
+        hessian = np.triu(hessian)
+        hessian += np.triu(hessian, 1).T
+        # params holds W row by row, then b: class-major index k * width + j of each.
+        order = np.arange(n_dof).reshape(n_classes, width)
+        order = np.concatenate(
+            [order[:, :n_features].ravel(), order[:, n_features:].ravel()]
+        )
+        hessian = hessian[np.ix_(order, order)]
+        hessian /= self.sw_sum
+        # alpha on the diagonal of the coef entries: a strided view of the flat matrix.
+        n_coef = n_classes * n_features
+        hessian.reshape(-1)[: n_coef * (n_dof + 1) : n_dof + 1] += self.alpha
+        return hessian
 
     def objective(self, params):
         """Return the unscaled objective ``F(params)`` of the module docstring."""
@@ -508,14 +581,38 @@ class SoftmaxLoss(ScaledObjective):
         self._proba_params = params.copy()
         return self._finish(loss, grad, params)
 
+    def _proba_at(self, params):
+        """Make every block's ``proba`` hold ``softmax(Z)`` at ``params``."""
+        if self._proba_params is None or not np.array_equal(params, self._proba_params):
+            self.loss_gradient(params)
+
+    def hessian(self, params):
+        """Return the smooth part's dense (n_dof, n_dof) float64 Hessian at ``params``.
+
+        Reuses the probabilities of the last :meth:`loss_gradient` call as
+        :meth:`hessp` does; costs O(n_samples * n_dof^2) (:func:`block_hessian`).
+        """
+        self._proba_at(params)
+        hessian = None
+        results = _map(
+            lambda block: block_hessian(block, self.fit_intercept),
+            self.blocks,
+            self.n_threads,
+        )
+        for block_hessian_ in results:
+            if hessian is None:
+                hessian = block_hessian_
+            else:
+                hessian += block_hessian_
+        return self._finish_hessian(hessian)
+
     def hessp(self, params, direction):
         """Return the smooth part's Hessian at ``params`` applied to ``direction``.
 
         Reuses the probabilities of the last :meth:`loss_gradient` call when it was
         made at the same ``params``, and recomputes them otherwise.
         """
-        if self._proba_params is None or not np.array_equal(params, self._proba_params):
-            self.loss_gradient(params)
+        self._proba_at(params)
         coef_dir, intercept_dir = _unpack(direction, self.n_classes, self.fit_intercept)
         result = np.zeros_like(direction, dtype=np.float64)
         hess_coef, hess_intercept = _unpack(result, self.n_classes, self.fit_intercept)

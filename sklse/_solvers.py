@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize
+from scipy import linalg, optimize
+from scipy.sparse import linalg as sparse_linalg
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["SOLVERS", "SolverResult"]
@@ -60,6 +61,16 @@ class _Smooth:
     def optimality(x, grad):
         """Return ``max |grad f|``."""
         return np.max(np.abs(grad), initial=0.0)
+
+    @staticmethod
+    def newton_system(x, grad):
+        """Return the free entries of ``params`` (None: all) and f's gradient there."""
+        return None, grad, None
+
+    @staticmethod
+    def project(params, sign):
+        """Return ``params``: without an L1 term every point is feasible."""
+        return params
 
 
 class _SplitL1:
@@ -131,6 +142,32 @@ class _SplitL1:
             np.max(per_coef, initial=0.0), np.max(np.abs(grad[2 * n :]), initial=0.0)
         )
 
+    def newton_system(self, x, grad):
+        """Return the free entries of ``params``, f's gradient on them, their signs.
+
+        The Newton steps of :func:`_newton` move ``W`` within one orthant: each
+        coefficient keeps its sign, and a zero one leaves 0 only on the side where
+        f decreases (``grad_P < 0``: up, ``grad_N < 0``: down). There f is smooth,
+        with gradient ``g + l1 * sign(w)``: ``grad_P`` where ``w > 0``, ``-grad_N``
+        where ``w < 0``; the other coefficients stay 0.
+        """
+        n = self.n_coef
+        coef = x[:n] - x[n : 2 * n]
+        grad_p, grad_n = grad[:n], grad[n : 2 * n]
+        sign = np.sign(coef)
+        sign[(coef == 0) & (grad_p < 0)] = 1.0
+        sign[(coef == 0) & (grad_n < 0)] = -1.0
+        reduced = np.where(sign > 0, grad_p, np.where(sign < 0, -grad_n, 0.0))
+        free = np.r_[sign != 0, np.ones(len(grad) - 2 * n, dtype=bool)]
+        return free, np.r_[reduced, grad[2 * n :]], sign
+
+    def project(self, params, sign):
+        """Return ``params`` with the coefficients that left their orthant set to 0."""
+        params = params.copy()
+        coef = params[: self.n_coef]
+        coef[coef * sign <= 0] = 0.0
+        return params
+
 
 class _Monitor:
     """Wrap ``problem.loss_gradient``: remember the iterate, report it, stop at ``tol``.
@@ -156,8 +193,21 @@ class _Monitor:
         return self.last[1], self.last[2]
 
     def callback(self, intermediate_result):
+        """scipy's callback: :meth:`record` the iterate, stop once it meets ``tol``."""
+        self.record(intermediate_result.x)
+        # The answer, not the iterate, must meet tol: with an L1 term an iterate can
+        # meet it at a higher f than the best one so far, which is what is returned.
+        if self.answer_optimality <= self.tol:
+            raise StopIteration
+
+    def record(self, x, *, answer=False):
+        """Count iterate ``x``, keep the answer, report it; StopIteration if asked.
+
+        ``answer``: ``x`` is the answer even if its f is not the lowest so far (a
+        Newton step near the float64 floor may keep f within rounding and lower the
+        gradient).
+        """
         self.n_iter += 1
-        x = intermediate_result.x
         if self.iterate is None or not np.array_equal(x, self.iterate[0]):
             self.iterate = (
                 self.last
@@ -167,7 +217,7 @@ class _Monitor:
         _, value, grad = self.iterate
         value = self.problem.true_value(x, value)
         optimality = self.problem.optimality(x, grad)
-        if not self.problem.keeps_best or value <= self.best:
+        if answer or not self.problem.keeps_best or value <= self.best:
             self.answer, self.best = self.iterate[0], value
             self.answer_optimality = optimality
         if self.verbose:
@@ -179,10 +229,6 @@ class _Monitor:
             self.problem.to_params(self.answer)
         ):
             self.interrupted = True
-            raise StopIteration
-        # The answer, not the iterate, must meet tol: with an L1 term an iterate can
-        # meet it at a higher f than the best one so far, which is what is returned.
-        if self.answer_optimality <= self.tol:
             raise StopIteration
 
     def measure(self, x):
@@ -197,7 +243,7 @@ class _Monitor:
 
 
 def _lbfgs(params, monitor, max_iter):
-    return optimize.minimize(
+    result = optimize.minimize(
         monitor,
         params,
         method="L-BFGS-B",
@@ -213,10 +259,11 @@ def _lbfgs(params, monitor, max_iter):
             "ftol": 0.0,  # never stop on a small decrease of f alone
         },
     )
+    return _then_newton(result, monitor, max_iter)
 
 
 def _trust_ncg(params, monitor, max_iter):
-    return optimize.minimize(
+    result = optimize.minimize(
         monitor,
         params,
         method="trust-ncg",
@@ -226,6 +273,7 @@ def _trust_ncg(params, monitor, max_iter):
         # gtol bounds the 2-norm, so scipy never stops before our max-norm test.
         options={"maxiter": max_iter, "gtol": monitor.tol},
     )
+    return _then_newton(result, monitor, max_iter)
 
 
 def _newton_cg(params, monitor, max_iter):
@@ -238,7 +286,7 @@ def _newton_cg(params, monitor, max_iter):
         value, grad = monitor(params)
         return scale * value, scale * grad
 
-    return optimize.minimize(
+    result = optimize.minimize(
         scaled,
         params,
         method="Newton-CG",
@@ -249,9 +297,162 @@ def _newton_cg(params, monitor, max_iter):
         # only the gradient test stops it.
         options={"maxiter": max_iter, "xtol": np.finfo(np.float64).tiny},
     )
+    return _then_newton(result, monitor, max_iter)
 
 
-SOLVERS = {"lbfgs": _lbfgs, "newton-cg": _newton_cg, "trust-ncg": _trust_ncg}
+_HALVINGS = 40  # step halvings before a Newton step is given up: 2**-40 ~ 1e-12
+_ARMIJO = 1e-4  # sufficient decrease: f falls by >= 1e-4 of the linear model's fall
+
+
+def _newton(x, monitor, max_iter, solve, *, decrement=False):
+    """Newton steps from ``x`` until ``max|grad f| <= tol``; scipy-like result.
+
+    ``solve(params, free, gradient)`` returns the step ``-H^-1 gradient`` on the
+    ``free`` entries (0 elsewhere); :func:`_line_search` takes it or a fraction.
+    With ``decrement``, the fit also needs the Newton decrement ``1/2 g^T H^-1 g``
+    (a second-order estimate of ``f - f*``) to be at most ``tol``, as
+    LogisticRegression's newton-cholesky: on ill-conditioned problems a small
+    gradient does not mean a small gap. Stops when no step makes progress (the
+    float64 floor), or after ``max_iter`` steps.
+    """
+    problem, tol = monitor.problem, monitor.tol
+    value, optimality = monitor.measure(x)
+    params, message = problem.to_params(x), "max_iter reached"
+    for _ in range(max_iter):
+        if optimality <= tol and not decrement:
+            return optimize.OptimizeResult(x=x, message="tol reached")
+        free, gradient, sign = problem.newton_system(x, monitor(x)[1])
+        step = solve(params, free, gradient)
+        slope = float(gradient @ step)  # < 0: -slope is the squared decrement
+        if optimality <= tol and -0.5 * slope <= tol:
+            return optimize.OptimizeResult(x=x, message="tol reached")
+        found = _line_search(monitor, params, step, sign, slope, (value, optimality))
+        if found is None:
+            message = "no Newton step decreases f or its gradient (the float64 floor)"
+            break
+        params, x, value, optimality = found
+        try:
+            monitor.record(x, answer=True)
+        except StopIteration:
+            break
+    return optimize.OptimizeResult(x=x, message=message)
+
+
+def _line_search(monitor, params, step, sign, slope, at):
+    """Return ``(params, x, f, optimality)`` after the step, or None: no progress.
+
+    Where f's predicted fall (``-slope``, the Newton model's ``-2 (f(x+p) - f(x))``)
+    is above its rounding, steps of length 1, 1/2, 1/4, ... are tried until f
+    falls by the Armijo rule. Below it, near the float64 floor, a fall of f
+    cannot be told from rounding: progress is judged on the gradient, and the full
+    step is taken if it halves ``max|grad f|`` (a Newton step near the optimum
+    does far better) without raising f beyond rounding.
+    """
+    problem, (value, optimality) = monitor.problem, at
+    noise = 64 * np.finfo(np.float64).eps * abs(value)
+    flat = -slope <= noise
+    for halving in range(1 if flat else _HALVINGS):
+        trial = problem.project(params + 0.5**halving * step, sign)
+        x_trial = problem.to_x(trial)
+        value_trial, optimality_trial = monitor.measure(x_trial)
+        if flat:
+            progress = (
+                value_trial <= value + noise and optimality_trial <= optimality / 2
+            )
+        else:
+            progress = value_trial <= value + _ARMIJO * 0.5**halving * slope
+        if progress:
+            return trial, x_trial, value_trial, optimality_trial
+    return None
+
+
+def _cholesky_solver(loss):
+    """Return a ``solve`` for :func:`_newton` on the dense Hessian (no L1 term).
+
+    f does not change when one vector is added to every class's intercept (and,
+    without a penalty, to every class's coefficients): the Hessian is singular
+    along those directions ``u``, and the gradient orthogonal to them. Adding
+    ``c * u u^T`` makes it positive definite without changing the step on the
+    other directions, i.e. the step is the least-squares one.
+    """
+    n_classes, n_dof = loss.n_classes, loss.n_dof
+    width = n_dof // n_classes
+    n_features = width - int(loss.fit_intercept)
+    flat = (
+        []
+        if loss.alpha > 0
+        else [n_features * np.arange(n_classes) + j for j in range(n_features)]
+    )
+    if loss.fit_intercept:
+        flat.append(n_classes * n_features + np.arange(n_classes))
+
+    def solve(params, free, gradient):
+        hessian = loss.hessian(params)
+        scale = np.mean(np.diag(hessian)) / n_classes
+        for entries in flat:
+            hessian[np.ix_(entries, entries)] += scale
+        try:
+            factor = linalg.cho_factor(hessian, overwrite_a=True, check_finite=False)
+            return linalg.cho_solve(factor, -gradient, check_finite=False)
+        except linalg.LinAlgError:  # not positive definite in floating point
+            return linalg.lstsq(hessian, -gradient, check_finite=False)[0]
+
+    return solve
+
+
+def _cg_solver(loss):
+    """Return a ``solve`` for :func:`_newton`: conjugate gradients on ``hessp``.
+
+    Solved to the forcing term of scipy's Newton-CG, ``min(0.5, sqrt(|g|))``
+    relative to ``|g|``, which makes the steps converge superlinearly.
+    """
+
+    def solve(params, free, gradient):
+        mask = np.ones(len(params), dtype=bool) if free is None else free
+
+        def product(direction):
+            full = np.zeros_like(params)
+            full[mask] = direction
+            return loss.hessp(params, full)[mask]
+
+        n_free = int(mask.sum())
+        operator = sparse_linalg.LinearOperator((n_free, n_free), product)
+        rhs = -gradient[mask]
+        rtol = min(0.5, float(np.sqrt(np.linalg.norm(rhs))))
+        step = np.zeros_like(params)
+        step[mask] = sparse_linalg.cg(operator, rhs, rtol=rtol, maxiter=20 * n_free)[0]
+        return step
+
+    return solve
+
+
+def _newton_cholesky(x, monitor, max_iter):
+    return _newton(x, monitor, max_iter, _cholesky_solver(monitor.loss), decrement=True)
+
+
+def _then_newton(result, monitor, max_iter):
+    """Continue a scipy solver that stopped short of ``tol`` with Newton-CG steps.
+
+    scipy's solvers stop when f no longer decreases in floating point, which can be
+    above ``tol`` (L-BFGS at max|grad f| ~ 1e-9 on iris); :func:`_newton` then
+    judges progress on the gradient. Nothing is done once ``tol`` is met, after
+    ``max_iter`` iterations, or when a callback stopped the fit.
+    """
+    x = result.x
+    if monitor.problem.keeps_best and monitor.answer is not None:
+        x = monitor.answer
+    remaining = max_iter - monitor.n_iter
+    if monitor.interrupted or remaining <= 0 or monitor.measure(x)[1] <= monitor.tol:
+        return optimize.OptimizeResult(x=x, message=result.message)
+    return _newton(x, monitor, remaining, _cg_solver(monitor.loss))
+
+
+SOLVERS = {
+    "lbfgs": _lbfgs,
+    "newton-cg": _newton_cg,
+    "trust-ncg": _trust_ncg,
+    "newton-cholesky": _newton_cholesky,
+}
 
 
 _blas = {"lock": threading.Lock(), "users": 0, "limiter": None, "controller": None}

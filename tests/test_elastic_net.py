@@ -249,7 +249,8 @@ def test_converged_l1_fit_is_the_best_iterate_and_meets_tol():
 
 def test_an_unconverged_l1_fit_does_not_suggest_trust_ncg():
     X, y = make_data()
-    # tol below the float64 floor: the remedy is about tol, not max_iter.
+    # tol below the float64 floor of the gradient (its rounding, ~1e-16 here): the
+    # remedy is about tol, not max_iter.
     with pytest.warns(ConvergenceWarning, match="a larger tol") as caught:
-        SoftmaxRegression(C=20.0, l1_ratio=0.5, tol=1e-15, max_iter=5000).fit(X, y)
+        SoftmaxRegression(C=20.0, l1_ratio=0.5, tol=1e-20, max_iter=5000).fit(X, y)
     assert "trust-ncg" not in str(caught[0].message)

@@ -199,7 +199,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [StrOptions({"auto", *SOLVERS})],
+        "solver": [StrOptions(set(SOLVERS))],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
@@ -260,6 +260,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         make_loss = self._make_dask_loss if _is_dask_array(X) else self._make_loss
         X, classes, loss = make_loss(X, y, sample_weight)
         solver = self._solver_for(X, loss)
+        if solver == "newton-cholesky" and not hasattr(loss, "hessian"):
+            raise ValueError(
+                "solver='newton-cholesky' needs the dense Hessian, which sklse does "
+                "not compute on dask arrays; use solver='auto', 'lbfgs', "
+                "'newton-cg' or 'trust-ncg'."
+            )
         start = self._start(classes, X.shape[1])
         self.classes_ = classes  # after _start (warm start compares classes_)
         # One sub-task per solver iteration; max_iter=0 makes the fit task a leaf.
@@ -292,7 +298,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """Return the solver that ``solver="auto"`` stands for on this X and loss."""
         if self.solver != "auto":
             return self.solver
-        return "newton-cg" if sp.issparse(X) and loss.l1 == 0 else "lbfgs"
+        if loss.l1 > 0:
+            return "lbfgs"
+        return "newton-cg" if sp.issparse(X) else "auto"
 
     def _set_fitted(self, result, loss, dtype):
         """Set the fitted attributes from the solver's ``result``."""
@@ -429,6 +437,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         The message starts as LogisticRegression's own (``"lbfgs failed to converge
         after 100 iteration(s)"``), so that filters written for it apply.
         """
+        # "auto" starts as lbfgs, and LogisticRegression's users filter on its name.
+        solver = "lbfgs" if solver == "auto" else solver
         what = (
             f"{solver} failed to converge after {result.n_iter} iteration(s): "
             f"max|gradient| = {self.gradient_norm_:.2e} > tol = {self.tol:.1e}"

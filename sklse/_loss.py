@@ -369,8 +369,8 @@ def block_hessian(block, fit_intercept):
     Returns
     -------
     hessian : ndarray of shape (n_classes * d~, n_classes * d~), float64
-        Upper triangle only (the lower is left 0): :meth:`SoftmaxLoss.hessian`
-        mirrors the sum once.
+        Its upper triangle (the lower may be left 0, as syrk leaves it):
+        :meth:`ScaledObjective._finish_hessian` mirrors the sum once.
     """
     X = _dense_rows(block.X).astype(np.float64, copy=False)
     if fit_intercept:
@@ -381,6 +381,9 @@ def block_hessian(block, fit_intercept):
         weight = block.sample_weight.astype(np.float64)[:, np.newaxis]
         weighted, root = proba * weight, proba * np.sqrt(weight)
     n_classes, width = proba.shape[1], X.shape[1]
+    if n_classes == 2:  # diag(p) - p p^T = p_0 p_1 [[1, -1], [-1, 1]]: one GEMM
+        M = (X * (weighted[:, :1] * proba[:, 1:])).T @ X
+        return np.block([[M, -M], [-M, M]])
     A = (root[:, :, np.newaxis] * X[:, np.newaxis, :]).reshape(len(X), -1)
     # syrk on A.T (F-contiguous view of the C-contiguous A): -A^T A, upper triangle.
     hessian = blas.dsyrk(-1.0, A.T, trans=0)
@@ -541,7 +544,8 @@ class SoftmaxLoss(ScaledObjective):
         n_threads=1,
     ):
         n_samples, n_features = X.shape
-        self.n_classes, self.fit_intercept = n_classes, fit_intercept
+        self.n_samples, self.n_classes = n_samples, n_classes
+        self.fit_intercept = fit_intercept
         with np.errstate(over="ignore"):  # an overflowing sum is reported below
             sw_sum = float(
                 n_samples

@@ -14,6 +14,7 @@ checks the max-norm after each iteration and stops scipy through ``StopIteration
 
 import threading
 from contextlib import contextmanager
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -186,6 +187,9 @@ class _Monitor:
         self.last = self.iterate = None  # (x, value, grad)
         self.answer = None  # x of the iterate the solver would return now
         self.best = self.answer_optimality = np.inf  # f and optimality there
+        self.history = []  # answer_optimality after each iteration
+        self.give_way = None  # callable(monitor): stop scipy to switch solver
+        self.gave_way = False
 
     def __call__(self, x):
         if self.last is None or not np.array_equal(x, self.last[0]):
@@ -198,6 +202,9 @@ class _Monitor:
         # The answer, not the iterate, must meet tol: with an L1 term an iterate can
         # meet it at a higher f than the best one so far, which is what is returned.
         if self.answer_optimality <= self.tol:
+            raise StopIteration
+        if self.give_way is not None and self.give_way(self):
+            self.gave_way = True
             raise StopIteration
 
     def record(self, x, *, answer=False):
@@ -220,6 +227,7 @@ class _Monitor:
         if answer or not self.problem.keeps_best or value <= self.best:
             self.answer, self.best = self.iterate[0], value
             self.answer_optimality = optimality
+        self.history.append(self.answer_optimality)
         if self.verbose:
             print(
                 f"[{self.solver}] iter {self.n_iter:4d}  "
@@ -243,7 +251,11 @@ class _Monitor:
 
 
 def _lbfgs(params, monitor, max_iter):
-    result = optimize.minimize(
+    return _then_newton(_run_lbfgs(params, monitor, max_iter), monitor, max_iter)
+
+
+def _run_lbfgs(params, monitor, max_iter):
+    return optimize.minimize(
         monitor,
         params,
         method="L-BFGS-B",
@@ -259,7 +271,6 @@ def _lbfgs(params, monitor, max_iter):
             "ftol": 0.0,  # never stop on a small decrease of f alone
         },
     )
-    return _then_newton(result, monitor, max_iter)
 
 
 def _trust_ncg(params, monitor, max_iter):
@@ -324,17 +335,19 @@ def _newton(x, monitor, max_iter, solve, *, decrement=False):
         free, gradient, sign = problem.newton_system(x, monitor(x)[1])
         step = solve(params, free, gradient)
         slope = float(gradient @ step)  # < 0: -slope is the squared decrement
-        if optimality <= tol and -0.5 * slope <= tol:
-            return optimize.OptimizeResult(x=x, message="tol reached")
+        done = optimality <= tol and -0.5 * slope <= tol
         found = _line_search(monitor, params, step, sign, slope, (value, optimality))
         if found is None:
-            message = "no Newton step decreases f or its gradient (the float64 floor)"
+            if not done:
+                message = "no Newton step decreases f or its gradient (float64 floor)"
             break
         params, x, value, optimality = found
         try:
             monitor.record(x, answer=True)
         except StopIteration:
             break
+        if done:  # the step is paid for: taking it squares the gap, one evaluation
+            return optimize.OptimizeResult(x=x, message="tol reached")
     return optimize.OptimizeResult(x=x, message=message)
 
 
@@ -430,7 +443,7 @@ def _newton_cholesky(x, monitor, max_iter):
     return _newton(x, monitor, max_iter, _cholesky_solver(monitor.loss), decrement=True)
 
 
-def _then_newton(result, monitor, max_iter):
+def _then_newton(result, monitor, max_iter, solve=_cg_solver, **options):
     """Continue a scipy solver that stopped short of ``tol`` with Newton-CG steps.
 
     scipy's solvers stop when f no longer decreases in floating point, which can be
@@ -444,10 +457,76 @@ def _then_newton(result, monitor, max_iter):
     remaining = max_iter - monitor.n_iter
     if monitor.interrupted or remaining <= 0 or monitor.measure(x)[1] <= monitor.tol:
         return optimize.OptimizeResult(x=x, message=result.message)
-    return _newton(x, monitor, remaining, _cg_solver(monitor.loss))
+    return _newton(x, monitor, remaining, solve(monitor.loss), **options)
+
+
+_MAX_DENSE_DOF = 2048  # a dense Hessian of at most 32 MiB
+
+
+_WINDOW = 10  # L-BFGS iterations over which its rate of progress is measured
+_NEWTON_STEPS = 8  # Newton steps assumed to reach tol from where L-BFGS gives way
+
+
+def newton_cost(loss):
+    """Return a Newton step's cost in L-BFGS iterations, or None: no dense Newton.
+
+    Counted in multiply-adds: the dense Hessian costs ``n * n_dof * (n_dof / 2 +
+    d~)`` (syrk and the class GEMMs of :func:`~sklse._loss.block_hessian`), an
+    L-BFGS iteration about ``2 * n * n_dof`` (the loss's two products), so
+    ``n_dof / 4 + d~ / 2``, whatever n. None for losses without a dense Hessian,
+    with an L1 term, or with ``n_dof > 2048`` (the Hessian's memory).
+    """
+    if not hasattr(loss, "hessian") or loss.l1 > 0 or loss.n_dof > _MAX_DENSE_DOF:
+        return None
+    return loss.n_dof / 4 + loss.n_dof / loss.n_classes / 2
+
+
+def _newton_pays(monitor, cost, max_iter):
+    """Whether L-BFGS should give way to newton-cholesky after this iteration.
+
+    L-BFGS's rate is the fall of ``log max|grad f|`` (best so far) per iteration
+    over the last 10; at that rate it needs ``log(grad / tol) / rate`` more. It
+    gives way when that is more than 8 Newton steps cost, or more than the
+    iterations left (then only Newton can meet tol within max_iter). Unscaled
+    features stall L-BFGS (rate ~0) and it gives way after 10 iterations;
+    standardised ones converge before the rule ever fires.
+    """
+    history, tol = monitor.history, monitor.tol
+    done = len(history)
+    if done < _WINDOW or max_iter - done < _NEWTON_STEPS:
+        return False
+    rate = np.log(history[-_WINDOW - 1 if done > _WINDOW else 0] / history[-1])
+    rate /= min(_WINDOW, done - 1)
+    with np.errstate(divide="ignore"):  # tol = 0: never met, Newton decides
+        needed = np.log(history[-1] / tol) / rate if rate > 0 else np.inf
+    return needed > min(_NEWTON_STEPS * cost, max_iter - done)
+
+
+_SMALL_HESSIAN = 2**22  # multiply-adds of a Hessian cheaper than ~10 L-BFGS steps
+
+
+def _auto(params, monitor, max_iter):
+    """L-BFGS, then newton-cholesky from its iterate where :func:`_newton_pays`.
+
+    Small problems start with newton-cholesky: where a Hessian takes at most
+    ``2**22`` multiply-adds (``n * n_dof * (n_dof / 2 + d~)``, well under a
+    millisecond), every step of either solver costs about its fixed overhead of
+    numpy and scipy calls, and Newton takes 5-10 steps where L-BFGS takes 20-1000.
+    """
+    loss = monitor.loss
+    cost = newton_cost(loss)
+    if cost is None:
+        return _lbfgs(params, monitor, max_iter)
+    if loss.n_samples * loss.n_dof * 2 * cost <= _SMALL_HESSIAN:
+        return _newton_cholesky(params, monitor, max_iter)
+    monitor.give_way = partial(_newton_pays, cost=cost, max_iter=max_iter)
+    result = _run_lbfgs(params, monitor, max_iter)
+    monitor.give_way = None
+    return _then_newton(result, monitor, max_iter, _cholesky_solver, decrement=True)
 
 
 SOLVERS = {
+    "auto": _auto,
     "lbfgs": _lbfgs,
     "newton-cg": _newton_cg,
     "trust-ncg": _trust_ncg,

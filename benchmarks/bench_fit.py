@@ -8,22 +8,23 @@ It prints a markdown table, saves it under ``benchmarks/results/`` with the mach
 and date, and a convergence plot (relative gap against time, one panel per problem)
 as PNG when matplotlib is installed (``pip install -e ".[bench]"``).
 
-Method. Every problem is generated from fixed seeds (standardised dense features,
-labels drawn from a softmax model so that the optimum is finite); C = 1. The L1
+Method. Every problem is generated from fixed seeds (standardised dense features, labels
+drawn from a softmax model so that the optimum is finite); C = 1. The L1
 (``l1_ratio=1``) and elastic-net (``l1_ratio=0.5``) rows reuse the medium and sparse
 data with a C small enough for a sparse optimum (C * n_samples = 1000 on medium, C = 1
 on sparse) and compare sklse with LogisticRegression's saga, the one solver it has for
 them. The reference optimum F* is the smallest objective seen, starting from sklse's
 trust-ncg at ``tol=1e-12`` (lbfgs at ``tol=1e-10`` with an L1 term). Each solver is
 fitted from scratch with ``max_iter`` on a geometric grid and ``tol=1e-14``, so that
-only ``max_iter`` stops it; the wall time of the fit that first ends with
-``(F - F*) / F* <= eps`` is its time to ``eps``. One function, :func:`objective`, in
-float64, scores every fitted model. The sweeps are repeated (``--repeats``, 5 at
-full size: single fits on this shared 2-core VM vary by 20 %, three repeats left
-two identical sklse configurations 6 % apart), interleaved across solvers, and
-medians are reported. ``--threads 1``
-(the default) runs everyone with one BLAS thread through threadpoolctl; ``--threads
-default`` leaves the BLAS pools as they are (sklse limits itself inside ``fit``).
+only ``max_iter`` stops it (sklse's default, whose "auto" path depends on max_iter, on a
+grid of ``tol`` from 1e-1 to 1e-13 instead); the wall time of the fit that first ends
+with ``(F - F*) / F* <= eps`` is its time to ``eps``. One function, :func:`objective`,
+in float64, scores every fitted model. The sweeps are repeated (``--repeats``, 5 at full
+size: single fits on this shared 2-core VM vary by 20 %, three repeats left two
+identical sklse configurations 6 % apart), interleaved across solvers, and medians are
+reported. ``--threads 1`` (the default) runs everyone with one BLAS thread through
+threadpoolctl; ``--threads default`` leaves the BLAS pools as they are (sklse limits
+itself inside ``fit``).
 
 Columns: time to a 1e-4, 1e-6, 1e-9 gap (s; ``-`` = not reached within the sweep or the
 time budget), ratio of the 1e-6 time to the fastest LogisticRegression solver's, the
@@ -64,6 +65,11 @@ from sklse._loss import SoftmaxLoss
 
 EPSILONS = (1e-4, 1e-6, 1e-9)
 MAX_ITERS = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512)
+# "sklse default" adapts its path to max_iter ("auto" turns to Newton steps where
+# L-BFGS cannot meet tol within it), so it is swept over tol, as a user tightens it,
+# with max_iter out of the way; the others over max_iter at tol=1e-14 (their paths
+# do not depend on max_iter). The i-th tol stands in for the i-th max_iter.
+TOLS = dict(zip(MAX_ITERS, np.geomspace(1e-1, 1e-13, len(MAX_ITERS)), strict=True))
 RESULTS = Path(__file__).parent / "results"
 NAMES = ("digits", "tall", "medium", "medium-f32", "many-classes", "sparse")
 NAMES += tuple(
@@ -196,12 +202,14 @@ def sweep(X, y, X64, penalty, args):
                 if spent[label] > budget or values[label].get("done"):
                     continue
                 model = estimators(max_iter, 1e-14, n_dof, penalty)[label]
+                if label == "sklse default" and not l1:
+                    model.set_params(tol=TOLS[max_iter], max_iter=100_000)
                 seconds = timed_fit(model, X, y)
                 spent[label] += seconds
                 times[label].setdefault(max_iter, []).append(seconds)
                 n_iter = int(np.max(model.n_iter_))
                 values[label][max_iter] = (objective(model, X64, y, penalty), n_iter)
-                if n_iter < max_iter:  # stopped by itself: more iterations add nothing
+                if n_iter < model.max_iter:  # stopped by itself: no more to add
                     values[label]["done"] = True
         for label in labels:
             values[label].pop("done", None)
@@ -377,10 +385,36 @@ def plot(all_traces, path):
     print(f"plot saved to {path}")
 
 
+def cpu_model():
+    """Return the CPU's model name (Linux /proc/cpuinfo), else platform's guess."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cache_sizes():
+    """Return the caches of CPU 0 as the OS reports them, e.g. 'L1d 32K, L2 1024K'."""
+    caches = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind, size = (
+                (index / name).read_text().strip() for name in ("level", "type", "size")
+            )
+        except OSError:
+            continue
+        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+        caches.append(f"L{level}{suffix} {size}")
+    return ", ".join(caches) or "caches unknown"
+
+
 def machine():
     return (
-        f"{platform.node()}: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores; Python {platform.python_version()}, numpy "
+        f"{platform.node()}: {cpu_model()}, {os.cpu_count()} cores, "
+        f"{cache_sizes()}; Python {platform.python_version()}, numpy "
         f"{np.__version__}, scipy {scipy.__version__}, scikit-learn "
         f"{sklearn.__version__}; {datetime.date.today()}"
     )

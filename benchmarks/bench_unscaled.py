@@ -1,8 +1,8 @@
 """Default fits on real data with unscaled features: sklse against LogisticRegression.
 
 Run ``python benchmarks/bench_unscaled.py`` (minutes: LogisticRegression with default
-threads can take seconds per fit on 2 cores, its OpenBLAS pools fighting). A newcomer fits
-bundled datasets as they come, without a StandardScaler: features in their own
+threads can take seconds per fit on 2 cores, its OpenBLAS pools fighting). A newcomer
+fits bundled datasets as they come, without a StandardScaler: features in their own
 units make the problem ill-conditioned, and L-BFGS stalls there. This prints, per
 dataset, the wall time of the default fit (median of ``--repeats`` interleaved runs),
 its iterations, whether it warned, and its relative objective gap ``(F - F*) / F*``,

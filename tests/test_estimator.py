@@ -489,7 +489,8 @@ def test_balanced_class_weight_with_a_weightless_class(small):
 
 def test_stop_at_the_precision_floor_says_so_not_increase_max_iter(rng):
     X, y = make_data(rng, n_classes=3, n_samples=200)
-    model = SoftmaxRegression(tol=1e-20, max_iter=10_000)  # below the gradient's rounding
+    # tol below the rounding of the gradient itself
+    model = SoftmaxRegression(tol=1e-20, max_iter=10_000)
     with pytest.warns(ConvergenceWarning, match="out of float64's reach") as record:
         model.fit(X, y)
     assert "increase max_iter" not in str(record[0].message)

@@ -375,6 +375,34 @@ def test_full_hessian_tiny(rng, layout, fit_intercept, weighted, C):
     assert_allclose(H_ours, H_formula, rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "csr_matrix", "csc_array"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_dense_hessian(rng, layout, dtype, fit_intercept, weighted, C, n_classes):
+    loss, ref, X, y, sample_weight = build(
+        rng, layout, dtype, weighted, C, fit_intercept, n_classes, n_samples=60
+    )
+    if weighted:
+        sample_weight[:5] = 0.0  # a zero weight must not give 0/0
+    # small blocks: the Hessian is a sum over them
+    loss = SoftmaxLoss(
+        X, y, n_classes, sample_weight, C=C, fit_intercept=fit_intercept, block_rows=16
+    )
+    ref = Reference(X, y, sample_weight, n_classes, C, fit_intercept)
+    params = random_params(rng, n_classes, 5, fit_intercept)
+    H = loss.hessian(params)
+    assert H.dtype == np.float64
+    assert H.shape == (loss.n_dof, loss.n_dof)
+    assert_array_equal(H, H.T)
+    assert_close(H, ref.hessian(params), dtype)
+    if dtype == np.float64:  # the derivative of our own gradient
+        numeric = approx_fprime(params, lambda p: loss.loss_gradient(p)[1], 1e-7)
+        assert_allclose(H, numeric, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_other_class_counts_and_empty_class(rng, n_classes, fit_intercept):

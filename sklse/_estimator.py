@@ -15,8 +15,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklse._compat import check_sample_weight, effective_n_threads
-from sklse._loss import SoftmaxLoss, _pack, _unpack, useful_threads
+from sklse._loss import SoftmaxLoss, useful_threads
 from sklse._numerics import log_softmax, softmax
+from sklse._objective import _pack, _unpack
 from sklse._solvers import SOLVERS, minimize
 
 

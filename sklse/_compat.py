@@ -2,10 +2,28 @@
 
 import numpy as np
 from scipy.sparse import _sparsetools
+from sklearn.externals import array_api_compat
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["check_sample_weight", "effective_n_threads", "sparse_matmul_into"]
+__all__ = [
+    "array_namespace",
+    "check_sample_weight",
+    "effective_n_threads",
+    "sparse_matmul_into",
+]
+
+
+def array_namespace(a):
+    """Return the array-API namespace of ``a``, or None for numpy and non-arrays.
+
+    scikit-learn's vendored ``array_api_compat`` (not a dependency of its own): it
+    wraps torch, CuPy and others in namespaces that follow the standard. numpy
+    arrays, numpy scalars, lists and Python numbers give None (the numpy path).
+    """
+    if array_api_compat.is_numpy_array(a) or not array_api_compat.is_array_api_obj(a):
+        return None
+    return array_api_compat.array_namespace(a)
 
 
 def effective_n_threads():

@@ -2,15 +2,22 @@
 
 import numpy as np
 from scipy.sparse import _sparsetools
+from sklearn import config_context
 from sklearn.externals import array_api_compat
+from sklearn.utils._array_api import move_to
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.validation import _check_sample_weight
+
+# numpy through the array API (array_api_compat's wrapper: np.astype before numpy 2.1)
+numpy_namespace = array_api_compat.numpy
 
 __all__ = [
     "array_namespace",
     "check_sample_weight",
     "effective_n_threads",
+    "numpy_namespace",
     "sparse_matmul_into",
+    "to_numpy",
 ]
 
 
@@ -34,6 +41,17 @@ def effective_n_threads():
     do not oversubscribe the machine.
     """
     return _openmp_effective_n_threads()
+
+
+def to_numpy(a):
+    """Return array-API ``a`` as a numpy array on the host: one device-to-host copy.
+
+    sklearn's ``move_to`` (DLPack first, else the library's own route, e.g.
+    ``.cpu().numpy()`` for torch), under array API dispatch, which it needs to see
+    ``a``'s namespace.
+    """
+    with config_context(array_api_dispatch=True):
+        return move_to(a, xp=np, device="cpu")
 
 
 def check_sample_weight(sample_weight, X):

@@ -23,39 +23,49 @@ part (all of ``f`` but the L1 term, whose handling is the solvers').
 
 The data terms are sums over rows. Each way of evaluating them is one module that
 hands its sums to :class:`ScaledObjective` (the scaling by ``S`` and the penalty) and
-packs with :func:`_pack` / :func:`_unpack`: numpy row blocks (:mod:`sklse._loss`) and
-Dask row chunks (:mod:`sklse._dask`). Conventions: ``params`` is the float64 vector
+packs with :func:`_pack` / :func:`_unpack`: numpy row blocks (:mod:`sklse._loss`),
+Dask row chunks (:mod:`sklse._dask`) and array-API arrays on their device
+(:mod:`sklse._array_api`). Conventions: ``params`` is the float64 vector
 ``concatenate([W.ravel(), b])`` (each class row contiguous; no ``b`` without
 intercept); only :func:`_unpack` knows that layout.
 """
 
 import numpy as np
 
+from sklse._compat import numpy_namespace
+
 __all__ = ["ScaledObjective"]
 
 
-def _unpack(params, n_classes, fit_intercept):
+def _unpack(params, n_classes, fit_intercept, xp=np):
     """Return views ``coef`` (n_classes, n_features) and ``intercept`` (n_classes,).
 
-    ``intercept`` is None without intercept.
+    ``intercept`` is None without intercept. ``xp`` is the namespace of ``params``
+    (numpy, or an array-API namespace for params on a device).
     """
     if fit_intercept:
-        return params[:-n_classes].reshape(n_classes, -1), params[-n_classes:]
-    return params.reshape(n_classes, -1), None
+        return xp.reshape(params[:-n_classes], (n_classes, -1)), params[-n_classes:]
+    return xp.reshape(params, (n_classes, -1)), None
 
 
-def _pack(coef, intercept):
-    """Return the float64 ``params`` vector of ``coef`` and ``intercept`` (or None)."""
-    parts = [np.ravel(coef)] + ([] if intercept is None else [np.ravel(intercept)])
-    return np.concatenate(parts).astype(np.float64, copy=False)
+def _pack(coef, intercept, xp=numpy_namespace):
+    """Return the float64 ``params`` vector of ``coef`` and ``intercept`` (or None).
+
+    ``xp`` is the namespace of ``coef`` (by default numpy's, through the array API);
+    the vector is made where ``coef`` is.
+    """
+    parts = [xp.reshape(coef, (-1,))]
+    if intercept is not None:
+        parts.append(xp.reshape(intercept, (-1,)))
+    return xp.astype(xp.concat(parts), xp.float64, copy=False)
 
 
 class ScaledObjective:
     """The scaling of ``f`` and its penalty: what every evaluator of the data shares.
 
-    A subclass sums the data terms (over row blocks or chunks) and hands the sums to
-    :meth:`_finish` / :meth:`_finish_hessp`, which divide by ``S`` and add the L2
-    part; :meth:`objective` adds the L1 part.
+    A subclass sums the data terms (over row blocks, chunks, or on a device) and hands
+    the sums to :meth:`_finish` / :meth:`_finish_hessp` / :meth:`_finish_hessian`,
+    which divide by ``S`` and add the L2 part; :meth:`objective` adds the L1 part.
     """
 
     def _set_penalty(self, n_features, sw_sum, C, l1_ratio):
@@ -91,6 +101,18 @@ class ScaledObjective:
         hess_coef, _ = _unpack(result, self.n_classes, self.fit_intercept)
         hess_coef += self.alpha * coef_dir
         return result
+
+    def _finish_hessian(self, hessian):
+        """Return the smooth part's dense (n_dof, n_dof) Hessian from the data sums.
+
+        ``hessian`` is the data term's, float64, divided here by ``S``; the L2 part
+        adds ``alpha`` on the diagonal entries of ``coef`` (not of the intercept).
+        """
+        hessian /= self.sw_sum
+        n_coef = self.n_dof - (self.n_classes if self.fit_intercept else 0)
+        # A strided view of the diagonal's first n_coef entries.
+        hessian.reshape(-1)[: n_coef * (self.n_dof + 1) : self.n_dof + 1] += self.alpha
+        return hessian
 
     def objective(self, params):
         """Return the unscaled objective ``F(params)`` of the module docstring."""

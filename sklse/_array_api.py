@@ -93,6 +93,16 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         """Return device ``array`` as a new float64 numpy array: one copy back."""
         return np.array(to_numpy(array), dtype=np.float64)
 
+    def fitted_array(self, host, dtype):
+        """Return numpy ``host`` in X's namespace, on X's device: one copy there.
+
+        ``dtype`` is X's dtype (of X's namespace), or a numpy scalar type such as
+        ``np.int32``, kept.
+        """
+        if not (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+            dtype = self.host_dtype
+        return self.xp.asarray(host.astype(dtype), device=self.device)
+
     def _linear(self, params):
         """Return ``X @ coef.T + intercept`` (n_samples, n_classes) for host params."""
         coef, intercept = _unpack(

@@ -4,7 +4,14 @@ import numpy as np
 from scipy.sparse import _sparsetools
 from sklearn import config_context
 from sklearn.externals import array_api_compat
-from sklearn.utils._array_api import move_to
+
+# scikit-learn's array API helpers: private in 1.9, with no public equivalent.
+from sklearn.utils._array_api import (
+    check_same_namespace,
+    get_namespace,
+    get_namespace_and_device,
+    move_to,
+)
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.validation import _check_sample_weight
 
@@ -13,8 +20,12 @@ numpy_namespace = array_api_compat.numpy
 
 __all__ = [
     "array_namespace",
+    "check_same_namespace",
     "check_sample_weight",
     "effective_n_threads",
+    "get_namespace",
+    "get_namespace_and_device",
+    "move_to",
     "numpy_namespace",
     "sparse_matmul_into",
     "to_numpy",

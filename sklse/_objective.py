@@ -114,6 +114,13 @@ class ScaledObjective:
         hessian.reshape(-1)[: n_coef * (self.n_dof + 1) : self.n_dof + 1] += self.alpha
         return hessian
 
+    def fitted_array(self, host, dtype):
+        """Return host array ``host`` in ``dtype`` where this evaluator's data lives.
+
+        In memory: a numpy array (a copy). Evaluators on a device put it there.
+        """
+        return host.astype(dtype)
+
     def objective(self, params):
         """Return the unscaled objective ``F(params)`` of the module docstring."""
         smooth = self.loss_gradient(params)[0]

@@ -2,9 +2,10 @@
 
 import os
 
-# scikit-learn's check_array_api_input skips itself unless scipy was imported with
-# array API support switched on; with it, the check runs (on numpy inputs) instead of
-# being skipped. It must be set before the first `import scipy`.
+# scikit-learn's array API dispatch needs scipy's array API support, switched on
+# before the first `import scipy`: the array API tests (tests/test_array_api_*.py)
+# fit under dispatch, and sklearn's array API estimator checks skip themselves
+# without it.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 # sklse/_dask.py imports dask at the top; without the dask extra, collecting it for

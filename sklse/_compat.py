@@ -2,10 +2,46 @@
 
 import numpy as np
 from scipy.sparse import _sparsetools
+from sklearn import config_context
+from sklearn.externals import array_api_compat
+
+# scikit-learn's array API helpers: private in 1.9, with no public equivalent.
+from sklearn.utils._array_api import (
+    check_same_namespace,
+    get_namespace,
+    get_namespace_and_device,
+    move_to,
+)
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["check_sample_weight", "effective_n_threads", "sparse_matmul_into"]
+# numpy through the array API (array_api_compat's wrapper: np.astype before numpy 2.1)
+numpy_namespace = array_api_compat.numpy
+
+__all__ = [
+    "array_namespace",
+    "check_same_namespace",
+    "check_sample_weight",
+    "effective_n_threads",
+    "get_namespace",
+    "get_namespace_and_device",
+    "move_to",
+    "numpy_namespace",
+    "sparse_matmul_into",
+    "to_numpy",
+]
+
+
+def array_namespace(a):
+    """Return the array-API namespace of ``a``, or None for numpy and non-arrays.
+
+    scikit-learn's vendored ``array_api_compat`` (not a dependency of its own): it
+    wraps torch, CuPy and others in namespaces that follow the standard. numpy
+    arrays, numpy scalars, lists and Python numbers give None (the numpy path).
+    """
+    if array_api_compat.is_numpy_array(a) or not array_api_compat.is_array_api_obj(a):
+        return None
+    return array_api_compat.array_namespace(a)
 
 
 def effective_n_threads():
@@ -16,6 +52,17 @@ def effective_n_threads():
     do not oversubscribe the machine.
     """
     return _openmp_effective_n_threads()
+
+
+def to_numpy(a):
+    """Return array-API ``a`` as a numpy array on the host: one device-to-host copy.
+
+    sklearn's ``move_to`` (DLPack first, else the library's own route, e.g.
+    ``.cpu().numpy()`` for torch), under array API dispatch, which it needs to see
+    ``a``'s namespace.
+    """
+    with config_context(array_api_dispatch=True):
+        return move_to(a, xp=np, device="cpu")
 
 
 def check_sample_weight(sample_weight, X):

@@ -27,15 +27,13 @@ import dask.array as da
 import numpy as np
 
 from sklse._loss import (
-    ScaledObjective,
-    _pack,
-    _unpack,
     block_hessp,
     block_loss_gradient,
     block_proba,
     default_block_rows,
     make_block,
 )
+from sklse._objective import ScaledObjective, _pack, _unpack
 
 __all__ = [
     "DaskSoftmaxLoss",
@@ -87,7 +85,7 @@ def _chunk_sum(X, y, sample_weight, point, n_classes, fit_intercept, terms):
 
 
 class DaskSoftmaxLoss(ScaledObjective):
-    """The scaled objective ``f`` of :mod:`sklse._loss` on persisted Dask arrays.
+    """The scaled objective ``f`` of :mod:`sklse._objective` on persisted Dask arrays.
 
     The interface :func:`sklse._solvers.minimize` and the estimator use from
     :class:`~sklse._loss.SoftmaxLoss`, with the same values up to summation order.

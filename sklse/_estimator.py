@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
@@ -14,24 +15,36 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sklse._compat import check_sample_weight, effective_n_threads
-from sklse._loss import SoftmaxLoss, _pack, _unpack, useful_threads
+from sklse._array_api import ArrayAPISoftmaxLoss
+from sklse._compat import (
+    array_namespace,
+    check_same_namespace,
+    check_sample_weight,
+    effective_n_threads,
+    get_namespace,
+    get_namespace_and_device,
+    move_to,
+    to_numpy,
+)
+from sklse._loss import SoftmaxLoss, useful_threads
 from sklse._numerics import log_softmax, softmax
+from sklse._objective import _pack, _unpack
 from sklse._solvers import SOLVERS, minimize
 
 
-def _validate_data(estimator, *args, **kwargs):
+def _validate_data(estimator, *args, xp=np, **kwargs):
     """Call sklearn's ``validate_data`` for CSR/CSC or dense float32/float64 X.
 
-    numpy's own message for string X ("could not convert string to float") does not
-    say which input is at fault; this one does.
+    ``xp`` is X's namespace (whose float dtypes X may have) under array API
+    dispatch. numpy's own message for string X ("could not convert string to
+    float") does not say which input is at fault; this one does.
     """
     try:
         return validate_data(
             estimator,
             *args,
             accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
+            dtype=(xp.float64, xp.float32),
             **kwargs,
         )
     except ValueError as error:
@@ -44,6 +57,25 @@ def _is_dask_array(X):
     """Whether X is a ``dask.array.Array``, without importing dask."""
     dask_array = sys.modules.get("dask.array")
     return dask_array is not None and isinstance(X, dask_array.Array)
+
+
+def _on_array_api(X):
+    """Whether X goes to the array-API evaluator: dispatch on, a non-numpy X.
+
+    As in LogisticRegression: numpy and sparse X stay on the numpy path.
+    """
+    xp, is_array_api = get_namespace(X)
+    return is_array_api and array_namespace(X) is not None
+
+
+def _host(a):
+    """Return ``a`` as a numpy array: itself, or a copy from its device."""
+    return a if array_namespace(a) is None else to_numpy(a)
+
+
+def _in_place(logits):
+    """Return ``logits`` as the ``out=`` of the numerics: numpy only works in place."""
+    return logits if array_namespace(logits) is None else None
 
 
 def _encode_labels(y):
@@ -257,8 +289,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         # The caller's weights go to the callbacks, as LogisticRegression passes them.
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-        make_loss = self._make_dask_loss if _is_dask_array(X) else self._make_loss
-        X, classes, loss = make_loss(X, y, sample_weight)
+        X, classes, loss = self._loss_maker(X)(X, y, sample_weight)
         solver = self._solver_for(X, loss)
         if solver == "newton-cholesky" and not hasattr(loss, "hessian"):
             raise ValueError(
@@ -287,12 +318,27 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             ),
         )
         self._set_fitted(result, loss, X.dtype)
+        if isinstance(loss, ArrayAPISoftmaxLoss):  # fitted attributes where X is
+            self.n_iter_ = loss.fitted_array(self.n_iter_, np.int32)
         if not (result.converged or result.interrupted):  # a stop asked for: no warning
             self._warn_not_converged(result, solver)
         context.call_on_fit_task_end(
             estimator=self, reconstruction_attributes={}, **task_data
         )
         return self
+
+    def _loss_maker(self, X):
+        """Return the method that validates the data and makes the loss for this X.
+
+        The one place that picks the evaluator of the objective: Dask chunks for a
+        dask array, the device for an array-API array under dispatch, else the
+        numpy row blocks.
+        """
+        if _is_dask_array(X):
+            return self._make_dask_loss
+        if _on_array_api(X):
+            return self._make_array_api_loss
+        return self._make_loss
 
     def _solver_for(self, X, loss):
         """Return the solver that ``solver="auto"`` stands for on this X and loss."""
@@ -304,7 +350,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _set_fitted(self, result, loss, dtype):
         """Set the fitted attributes from the solver's ``result``."""
-        coef, intercept = self._coef_intercept(result.params, loss, np.float64)
+        coef, intercept = self._coef_intercept(result.params, loss)
         # objective_ is F of the returned (centred) model. Iterates from a centred
         # start stay centred up to round-off, and then F is the solver's last value;
         # otherwise (a warm start far from centred) F is evaluated there.
@@ -316,7 +362,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             self.objective_ = loss.scale * result.value
         else:
             self.objective_ = loss.objective(params)
-        self.coef_, self.intercept_ = coef.astype(dtype), intercept.astype(dtype)
+        self.coef_ = loss.fitted_array(coef, dtype)
+        self.intercept_ = loss.fitted_array(intercept, dtype)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.gradient_norm_ = result.gradient_norm
 
@@ -324,12 +371,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """Whether the objective has an L1 term (C = inf has no penalty at all)."""
         return self.l1_ratio > 0 and not np.isinf(self.C)
 
-    def _coef_intercept(self, params, loss, dtype):
-        """Return ``coef_`` and ``intercept_`` of ``params``, in ``dtype``.
+    def _coef_intercept(self, params, loss):
+        """Return ``coef_`` and ``intercept_`` of ``params``: new float64 arrays.
 
         The fitted attributes and those of every callback's model, so that the last
         iteration's model is the fitted one. ``params`` is not modified.
         """
+        dtype = np.float64
         coef, intercept = _unpack(params, loss.n_classes, loss.fit_intercept)
         # The data term is invariant to adding one vector to every class row (softmax
         # is shift invariant) and the L2 penalty is smallest when the rows sum to 0:
@@ -358,8 +406,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         def model(params):
             def attributes():
-                coef, intercept = self._coef_intercept(params, loss, dtype)
-                return {"coef_": coef, "intercept_": intercept}
+                coef, intercept = self._coef_intercept(params, loss)
+                return {
+                    "coef_": loss.fitted_array(coef, dtype),
+                    "intercept_": loss.fitted_array(intercept, dtype),
+                }
 
             return attributes  # evaluated lazily, by the hooks that need it
 
@@ -381,6 +432,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _make_loss(self, X, y, sample_weight):
         """Return the validated X, the classes and the :class:`SoftmaxLoss` on them."""
+        if get_config()["array_api_dispatch"]:  # y and weights of another namespace
+            y, sample_weight = _host(y), _host(sample_weight)
         X, y = _validate_data(self, X, y)
         classes, y_encoded = _encode_labels(y)
         _check_n_classes(classes)
@@ -396,6 +449,60 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             n_threads=useful_threads(X, len(classes), effective_n_threads()),
         )
         return X, classes, loss
+
+    def _make_array_api_loss(self, X, y, sample_weight):
+        """Return the validated X, the classes and the loss on X's device.
+
+        ``classes_`` stays in y's namespace, as LogisticRegression keeps it; the
+        codes of the labels and the weights go to X's device, and the checks of
+        :meth:`_make_loss` run there (the class totals, K values, come back).
+        """
+        xp, _, device = get_namespace_and_device(X)
+        sample_weight = move_to(sample_weight, xp=xp, device=device)
+        X, y = _validate_data(self, X, y, xp=xp)
+        xp_y, _ = get_namespace(y)
+        if array_namespace(y) is None:  # numpy labels (strings, objects, numbers)
+            classes, y_encoded = _encode_labels(np.asarray(y))
+        else:
+            check_classification_targets(y)
+            classes, y_encoded = xp_y.unique_inverse(y)
+        host_classes = _host(classes)
+        _check_n_classes(host_classes)
+        y_encoded = move_to(y_encoded, xp=xp, device=device)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+        if self.class_weight is not None:
+            sample_weight = self._times_class_weight_xp(
+                y_encoded, sample_weight, host_classes, X
+            )
+        if sample_weight is not None:
+            _check_weight_sum(float(_host(xp.sum(sample_weight))))
+        loss = ArrayAPISoftmaxLoss(
+            X,
+            y_encoded,
+            host_classes.shape[0],
+            sample_weight,
+            C=self.C,
+            l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+        )
+        return X, classes, loss
+
+    def _times_class_weight_xp(self, y_encoded, sample_weight, classes, X):
+        """Return the class weights of each row times ``sample_weight``, on X's device.
+
+        The weighted count of each class is summed on the device; only those
+        n_classes values come back for :meth:`_class_weight`.
+        """
+        xp, _, device = get_namespace_and_device(X)
+        labels = xp.arange(classes.shape[0], dtype=y_encoded.dtype, device=device)
+        is_label = y_encoded[:, None] == labels[None, :]
+        weight = 1.0 if sample_weight is None else sample_weight[:, None]
+        totals = xp.sum(xp.where(is_label, weight, 0.0), axis=0)
+        class_weight = self._class_weight(classes, _host(totals))
+        class_weight = xp.asarray(class_weight, dtype=X.dtype, device=device)
+        weight = xp.take(class_weight, y_encoded, axis=0)
+        return weight if sample_weight is None else sample_weight * weight
 
     def _make_dask_loss(self, X, y, sample_weight):
         """Return the persisted dask X, the classes and the loss on its row chunks.
@@ -499,15 +606,15 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _start(self, classes, n_features):
         """Return the starting ``params``: the fitted model on warm start, else 0."""
-        n_classes = len(classes)
+        n_classes = classes.shape[0]
         if (
             self.warm_start
             and hasattr(self, "coef_")
-            and np.array_equal(self.classes_, classes)
-            and self.coef_.shape == (n_classes, n_features)
+            and np.array_equal(_host(self.classes_), _host(classes))
+            and tuple(self.coef_.shape) == (n_classes, n_features)
         ):
-            intercept = self.intercept_ if self.fit_intercept else None
-            return _pack(self.coef_, intercept)
+            intercept = _host(self.intercept_) if self.fit_intercept else None
+            return _pack(_host(self.coef_), intercept)
         return np.zeros(n_classes * (n_features + int(self.fit_intercept)))
 
     def _predict_dask(self, method, X):
@@ -529,10 +636,18 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         n_columns = None if two_class_margin else n_classes
         return _dask.predict_lazily(self, method, X, n_columns, dtype)
 
-    def _logits(self, X):
-        """Return ``X @ coef_.T + intercept_`` of shape (n_samples, n_classes)."""
+    def _logits(self, X, method):
+        """Return ``X @ coef_.T + intercept_`` of shape (n_samples, n_classes).
+
+        Under array API dispatch X must have the namespace and device of the fit
+        (sklearn's ``check_same_namespace`` raises, naming ``method``).
+        """
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False)
+        check_same_namespace(X, self, attribute="coef_", method=method)
+        xp, _ = get_namespace(X)
+        X = _validate_data(self, X, reset=False, xp=xp)
+        if array_namespace(X) is not None:
+            return X @ self.coef_.T + self.intercept_
         logits = np.asarray(X @ self.coef_.T)
         logits += self.intercept_
         return logits
@@ -554,7 +669,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if _is_dask_array(X):
             return self._predict_dask("decision_function", X)
-        logits = self._logits(X)
+        logits = self._logits(X, "decision_function")
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]
         return logits
@@ -575,8 +690,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if _is_dask_array(X):
             return self._predict_dask("predict", X)
-        logits = self._logits(X)  # first: it checks that the model is fitted
-        return self.classes_[np.argmax(logits, axis=1)]
+        logits = self._logits(X, "predict")  # first: it checks that the model is fitted
+        if array_namespace(logits) is None:
+            return self.classes_[np.argmax(logits, axis=1)]
+        return self._classes_of(logits)
 
     def predict_log_proba(self, X):
         """Return the log-probabilities, the log-softmax of the logits.
@@ -596,8 +713,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if _is_dask_array(X):
             return self._predict_dask("predict_log_proba", X)
-        logits = self._logits(X)
-        return log_softmax(logits, out=logits)
+        logits = self._logits(X, "predict_log_proba")
+        return log_softmax(logits, out=_in_place(logits))
 
     def predict_proba(self, X):
         """Return the class probabilities, the softmax of the logits.
@@ -615,10 +732,27 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if _is_dask_array(X):
             return self._predict_dask("predict_proba", X)
-        logits = self._logits(X)
-        return softmax(logits, out=logits)
+        logits = self._logits(X, "predict_proba")
+        return softmax(logits, out=_in_place(logits))
+
+    def _classes_of(self, logits):
+        """Return ``classes_[argmax_k z_k]`` for array-API logits, on their device.
+
+        The labels are taken where ``classes_`` lives (y's namespace in fit) and
+        moved to the logits' namespace and device, unless they are strings.
+        """
+        xp, _, device = get_namespace_and_device(logits)
+        xp_classes, _, device_classes = get_namespace_and_device(self.classes_)
+        indices = move_to(
+            xp.argmax(logits, axis=1), xp=xp_classes, device=device_classes
+        )
+        labels = xp_classes.take(self.classes_, indices, axis=0)
+        if not xp_classes.isdtype(labels.dtype, ("bool", "numeric")):
+            return labels  # strings or objects: numpy, as classes_
+        return move_to(labels, xp=xp, device=device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags

@@ -1,33 +1,11 @@
-"""Penalised multinomial cross-entropy of a linear model, summed over row blocks.
+"""The objective of :mod:`sklse._objective` on in-memory data, summed over row blocks.
 
-The objective, written once (the solvers and the estimator refer here)::
-
-    F(W, b) = C * sum_i s_i * (logsumexp(z_i) - z_{i, y_i})
-              + (1 - r)/2 * ||W||_F^2 + r * ||W||_1
-    z_i = W @ x_i + b                       (C = inf: the data term alone)
-
-``W`` is (n_classes, n_features), ``b`` (n_classes,) and never penalised, ``s_i`` the
-sample weights (1 when absent), ``S = sum_i s_i``, ``r = l1_ratio`` in [0, 1]. This is
-LogisticRegression's multinomial objective. scipy is handed the same minimiser at a
-scale where the gradient is of order one, so that ``tol`` means what it means for
-LogisticRegression's lbfgs::
-
-    f = F / (C * S) = 1/S * sum_i s_i * CE_i + alpha/2 * ||W||_F^2 + l1 * ||W||_1
-    alpha = (1 - r) / (C * S),  l1 = r / (C * S)      (C = inf: f = F / S, no penalty)
-    grad_W = 1/S * (P - Y)^T diag(s) X + alpha * W,     grad_b = 1/S * (P - Y)^T s
-    hessp(V, v):  Z_V = X V^T + v,   R = P * (Z_V - rowsum(P * Z_V))
-                  H[V] = 1/S * R^T diag(s) X + alpha * V,   H[v] = 1/S * R^T s
-    hessian:      H = 1/S * sum_i s_i (diag(p_i) - p_i p_i^T) kron x~_i x~_i^T
-                      + alpha * I on the coef entries,        x~_i = [x_i, 1]
-
-with ``P = softmax(Z)``, ``Y = onehot(y)``. Gradient and Hessian are those of the smooth
-part (all of ``f`` but the L1 term, whose handling is the solvers'). The data terms are
-sums over rows, computed block by block by :func:`block_loss_gradient`,
-:func:`block_hessp` and :func:`block_hessian`, so that the same code serves chunked
-or distributed data.
-Conventions: ``params`` is the float64 vector ``concatenate([W.ravel(), b])`` (each
-class row contiguous; no ``b`` without intercept); only :func:`_unpack` knows that
-layout.
+The data terms of ``f`` (loss, gradient, Hessian-vector product) are sums over rows,
+computed block by block by :func:`block_loss_gradient`, :func:`block_hessp` and
+:func:`block_hessian`, so that the same code serves chunked or distributed data
+(:mod:`sklse._dask`);
+:class:`SoftmaxLoss` sums them over the blocks of dense or sparse X and hands the sums
+to :class:`~sklse._objective.ScaledObjective`, which scales them and adds the penalty.
 """
 
 import os
@@ -42,6 +20,7 @@ from scipy.linalg import blas
 
 from sklse._compat import sparse_matmul_into
 from sklse._numerics import _shift
+from sklse._objective import ScaledObjective, _unpack
 
 _MIN_BLOCKS = 8  # blocks of a SoftmaxLoss for its threads, where threads pay
 _THREAD_WORK = 2e6  # multiply-adds of a block below which threads do not pay
@@ -181,22 +160,6 @@ def _split(X, y, sample_weight, n_classes, block_rows):
     ]
 
 
-def _unpack(params, n_classes, fit_intercept):
-    """Return views ``coef`` (n_classes, n_features) and ``intercept`` (n_classes,).
-
-    ``intercept`` is None without intercept.
-    """
-    if fit_intercept:
-        return params[:-n_classes].reshape(n_classes, -1), params[-n_classes:]
-    return params.reshape(n_classes, -1), None
-
-
-def _pack(coef, intercept):
-    """Return the float64 ``params`` vector of ``coef`` and ``intercept`` (or None)."""
-    parts = [np.ravel(coef)] + ([] if intercept is None else [np.ravel(intercept)])
-    return np.concatenate(parts).astype(np.float64, copy=False)
-
-
 def _linear(block, coef, intercept, out):
     """Write ``coef @ X.T + intercept[:, None]`` (n_classes, rows) into ``out``."""
     coef = np.ascontiguousarray(coef, dtype=out.dtype)
@@ -331,7 +294,7 @@ def block_hessp(block, coef_dir, intercept_dir):
     -------
     hess_coef : ndarray of shape (n_classes, n_features), float64
         ``hess_coef = R diag(s) X`` with ``R = P * (Z_V - colsum(P * Z_V))``,
-        ``Z_V = V X^T + v`` (class-major: the module docstring's ``R^T``).
+        ``Z_V = V X^T + v`` (class-major: the ``R^T`` of :mod:`sklse._objective`).
     hess_intercept : ndarray of shape (n_classes,), float64
         ``hess_intercept = R s``.
     """
@@ -370,7 +333,7 @@ def block_hessian(block, fit_intercept):
     -------
     hessian : ndarray of shape (n_classes * d~, n_classes * d~), float64
         Its upper triangle (the lower may be left 0, as syrk leaves it):
-        :meth:`ScaledObjective._finish_hessian` mirrors the sum once.
+        :meth:`SoftmaxLoss._params_layout` mirrors the sum once.
     """
     X = _dense_rows(block.X).astype(np.float64, copy=False)
     if fit_intercept:
@@ -424,82 +387,8 @@ def _map(function, blocks, n_threads):
     return _executors[n_threads].map(function, blocks)
 
 
-class ScaledObjective:
-    """The scaling of ``f`` and its penalty: what every loss over row blocks shares.
-
-    A subclass sums the data terms over its blocks (:func:`block_loss_gradient`,
-    :func:`block_hessp`) and hands the sums to :meth:`_finish` / :meth:`_finish_hessp`,
-    which divide by ``S`` and add the L2 part; :meth:`objective` adds the L1 part.
-    """
-
-    def _set_penalty(self, n_features, sw_sum, C, l1_ratio):
-        """Set ``sw_sum``, ``scale`` (F = scale * f), ``alpha``, ``l1``, ``n_dof``."""
-        self.sw_sum = sw_sum
-        self.scale = sw_sum * (1.0 if np.isinf(C) else C)
-        if not np.isfinite(self.scale):
-            raise ValueError(
-                f"C * sum(sample_weight) = {C!r} * {sw_sum!r} overflows float64; "
-                "rescale the sample weights or C."
-            )
-        # Penalty strengths as f sees them: alpha for 1/2 ||W||^2 (in the smooth part
-        # that loss_gradient returns), l1 for ||W||_1 (the solvers' business).
-        penalty = 0.0 if np.isinf(C) else 1.0 / self.scale
-        self.alpha, self.l1 = (1.0 - l1_ratio) * penalty, l1_ratio * penalty
-        self.n_dof = self.n_classes * (n_features + int(self.fit_intercept))
-
-    def _finish(self, loss, grad, params):
-        """Return the smooth part of f and its gradient from the data sums."""
-        grad /= self.sw_sum
-        if self.alpha == 0:  # no L2 term (and no 0 * inf for huge coef)
-            return loss / self.sw_sum, grad
-        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
-        grad_coef, _ = _unpack(grad, self.n_classes, self.fit_intercept)
-        grad_coef += self.alpha * coef
-        penalty = 0.5 * self.alpha * float(np.dot(coef.ravel(), coef.ravel()))
-        return loss / self.sw_sum + penalty, grad
-
-    def _finish_hessp(self, result, direction):
-        """Return the smooth part's Hessian-vector product from the data sums."""
-        result /= self.sw_sum
-        coef_dir, _ = _unpack(direction, self.n_classes, self.fit_intercept)
-        hess_coef, _ = _unpack(result, self.n_classes, self.fit_intercept)
-        hess_coef += self.alpha * coef_dir
-        return result
-
-    def _finish_hessian(self, hessian):
-        """Return the smooth part's dense Hessian from the data sums.
-
-        ``hessian`` is the upper triangle of the summed :func:`block_hessian` s, in
-        their class-major order; the result is symmetric, in the order of ``params``.
-        """
-        n_classes, n_dof = self.n_classes, self.n_dof
-        width = n_dof // n_classes  # features, plus 1 for the intercept
-        n_features = width - int(self.fit_intercept)
-        hessian = np.triu(hessian)
-        hessian += np.triu(hessian, 1).T
-        # params holds W row by row, then b: class-major index k * width + j of each.
-        order = np.arange(n_dof).reshape(n_classes, width)
-        order = np.concatenate(
-            [order[:, :n_features].ravel(), order[:, n_features:].ravel()]
-        )
-        hessian = hessian[np.ix_(order, order)]
-        hessian /= self.sw_sum
-        # alpha on the diagonal of the coef entries: a strided view of the flat matrix.
-        n_coef = n_classes * n_features
-        hessian.reshape(-1)[: n_coef * (n_dof + 1) : n_dof + 1] += self.alpha
-        return hessian
-
-    def objective(self, params):
-        """Return the unscaled objective ``F(params)`` of the module docstring."""
-        smooth = self.loss_gradient(params)[0]
-        if self.l1 == 0:
-            return self.scale * smooth
-        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
-        return self.scale * (smooth + self.l1 * float(np.sum(np.abs(coef))))
-
-
 class SoftmaxLoss(ScaledObjective):
-    """The scaled objective ``f`` of the module docstring on fixed in-memory data.
+    """The scaled objective ``f`` of :mod:`sklse._objective` on in-memory data.
 
     The rows are cut into blocks (:class:`Block`), each with two class-major buffers
     of X's dtype reused by every call, 2 * n_samples * n_classes values in all:
@@ -608,7 +497,22 @@ class SoftmaxLoss(ScaledObjective):
                 hessian = block_hessian_
             else:
                 hessian += block_hessian_
-        return self._finish_hessian(hessian)
+        return self._finish_hessian(self._params_layout(hessian))
+
+    def _params_layout(self, hessian):
+        """Return the symmetric Hessian, in the order of ``params``, of the upper
+        triangle of the summed :func:`block_hessian` s (class-major order)."""
+        n_classes, n_dof = self.n_classes, self.n_dof
+        width = n_dof // n_classes  # features, plus 1 for the intercept
+        n_features = width - int(self.fit_intercept)
+        hessian = np.triu(hessian)
+        hessian += np.triu(hessian, 1).T
+        # params holds W row by row, then b: class-major index k * width + j of each.
+        order = np.arange(n_dof).reshape(n_classes, width)
+        order = np.concatenate(
+            [order[:, :n_features].ravel(), order[:, n_features:].ravel()]
+        )
+        return hessian[np.ix_(order, order)]
 
     def hessp(self, params, direction):
         """Return the smooth part's Hessian at ``params`` applied to ``direction``.

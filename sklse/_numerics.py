@@ -26,9 +26,17 @@ holds ``nan``            ``nan``     ``nan``                       ``nan``
 =======================  ==========  ============================  ============
 
 A ``-inf`` among finite entries is an ordinary zero-probability entry.
+
+Arrays of another array-API namespace (torch on any device, CuPy, array-api-strict)
+take :func:`_xp_shifted_exp` and :func:`_xp_log_total`, the same formulas and the same
+table written against the array API standard: the result is in the input's namespace,
+on its device, in its dtype (``out=`` is numpy's alone). numpy arrays and array-likes
+keep the numpy path below.
 """
 
 import numpy as np
+
+from sklse._compat import array_namespace
 
 __all__ = ["log_softmax", "logsumexp", "softmax"]
 
@@ -130,6 +138,78 @@ def _prepare(a, axis, out, keep_axis):
     return z, (np.moveaxis(out, axis, -1) if keep_axis else out), out
 
 
+def _xp_float(a, xp):
+    """Return array-API ``a`` in a real floating dtype, checked to be at least 1-D.
+
+    Booleans and integers become float64, or float32 on a device without float64.
+    """
+    if not xp.isdtype(a.dtype, "real floating"):
+        if not xp.isdtype(a.dtype, ("bool", "integral")):
+            raise TypeError(f"a must be a real numeric array; got dtype {a.dtype}.")
+        floats = xp.__array_namespace_info__().dtypes(
+            kind="real floating", device=a.device
+        )
+        a = xp.astype(a, floats.get("float64", xp.float32))
+    if a.ndim == 0:
+        raise ValueError("a must have at least one dimension; got a scalar.")
+    return a
+
+
+def _xp_shifted_exp(z, axis, xp):
+    """Return ``c``, ``t = z - c``, ``e = exp(t)`` and ``total = sum_k e_k``.
+
+    :func:`_shifted_exp` in namespace ``xp``: ``c`` and ``total`` keep ``axis`` (of
+    length 1); ``c`` is 0 on rows whose max is not finite.
+    """
+    if z.shape[axis] == 0:  # an empty sum is 0, log(0) = -inf, as in scipy
+        shape = list(z.shape)
+        shape[axis] = 1
+        zero = xp.zeros(tuple(shape), dtype=z.dtype, device=z.device)
+        return zero, z, z, zero
+    row_max = xp.max(z, axis=axis, keepdims=True)
+    shift = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
+    t = z - shift
+    e = xp.exp(t)
+    return shift, t, e, xp.sum(e, axis=axis, keepdims=True)
+
+
+def _xp_log_total(e, total, axis, xp):
+    """Return ``log(total)`` as :func:`_log_total` does, in namespace ``xp``."""
+    rest = xp.sum(xp.where(e < 1, e, xp.zeros_like(e)), axis=axis, keepdims=True)
+    small = (total >= 1) & (total < 1.5)
+    return xp.where(small, xp.log1p(rest), xp.log(total))
+
+
+def _xp_logsumexp(z, axis, xp):
+    shift, _, e, total = _xp_shifted_exp(z, axis, xp)
+    return xp.squeeze(shift + _xp_log_total(e, total, axis, xp), axis=axis)
+
+
+def _xp_log_softmax(z, axis, xp):
+    _, t, e, total = _xp_shifted_exp(z, axis, xp)
+    return t - _xp_log_total(e, total, axis, xp)
+
+
+def _xp_softmax(z, axis, xp):
+    _, _, e, total = _xp_shifted_exp(z, axis, xp)
+    # A row holding +inf has no softmax (inf / inf); scipy gives nan throughout.
+    return e / xp.where(xp.isinf(total), xp.full_like(total, xp.nan), total)
+
+
+def _on_namespace(function, a, axis, out, xp):
+    """Return ``function(a, axis, xp)`` for an array-API ``a`` of namespace ``xp``."""
+    if out is not None:
+        raise TypeError(
+            f"out must be None for {xp.__name__} arrays (the array API has no out=); "
+            f"got {type(out).__name__}."
+        )
+    a = _xp_float(a, xp)
+    # numpy-backed namespaces (array-api-strict) warn on the documented inf / nan of
+    # non-finite rows, as numpy does below; torch and CuPy do not warn.
+    with np.errstate(all="ignore"):
+        return function(a, axis, xp)
+
+
 def _row_blocks(z):
     """Return the row slices of a 2-D ``z`` in ``_BLOCK_BYTES`` blocks, else [...]."""
     if z.ndim != 2:
@@ -148,14 +228,15 @@ def logsumexp(a, axis=-1, out=None):
 
     Parameters
     ----------
-    a : array_like of float
+    a : array_like of float, or an array of an array-API namespace
         Input values. float32 and float64 are kept; other real dtypes become
-        float64.
+        float64. A torch, CuPy or array-api-strict array gives a result of its
+        namespace, device and dtype.
     axis : int, default=-1
         Axis to reduce.
     out : ndarray, optional
-        Array of ``a``'s shape without ``axis`` and of ``a``'s dtype that receives
-        the result.
+        numpy input only. Array of ``a``'s shape without ``axis`` and of ``a``'s
+        dtype that receives the result.
 
     Returns
     -------
@@ -173,6 +254,9 @@ def logsumexp(a, axis=-1, out=None):
     >>> float(logsumexp([0.0, -40.0]))  # log1p keeps the small term
     4.248354255291589e-18
     """
+    xp = array_namespace(a)
+    if xp is not None:
+        return _on_namespace(_xp_logsumexp, a, axis, out, xp)
     z, _, result = _prepare(a, axis, out, keep_axis=False)
     blocks = _row_blocks(z)
     scratch = _block_scratch(z, blocks)
@@ -189,13 +273,16 @@ def log_softmax(a, axis=-1, out=None):
 
     Parameters
     ----------
-    a : array_like of float
+    a : array_like of float, or an array of an array-API namespace
         Input values (logits). float32 and float64 are kept; integers become float64.
+        A torch, CuPy or array-api-strict array gives a result of its namespace,
+        device and dtype.
     axis : int, default=-1
         Axis along which the entries are normalised.
     out : ndarray, optional
-        Array of ``a``'s shape and dtype that receives the result; may be ``a`` itself
-        to work in place (any other overlap with ``a`` costs a copy of ``a``).
+        numpy input only. Array of ``a``'s shape and dtype that receives the result;
+        may be ``a`` itself to work in place (any other overlap with ``a`` costs a
+        copy of ``a``).
 
     Returns
     -------
@@ -212,6 +299,9 @@ def log_softmax(a, axis=-1, out=None):
     >>> log_softmax(np.array([1000.0, 1.0]))
     array([   0., -999.])
     """
+    xp = array_namespace(a)
+    if xp is not None:
+        return _on_namespace(_xp_log_softmax, a, axis, out, xp)
     z, out_view, out = _prepare(a, axis, out, keep_axis=True)
     blocks = _row_blocks(z)
     scratch = _block_scratch(z, blocks)
@@ -230,13 +320,16 @@ def softmax(a, axis=-1, out=None):
 
     Parameters
     ----------
-    a : array_like of float
+    a : array_like of float, or an array of an array-API namespace
         Input values (logits). float32 and float64 are kept; integers become float64.
+        A torch, CuPy or array-api-strict array gives a result of its namespace,
+        device and dtype.
     axis : int, default=-1
         Axis along which the entries are normalised.
     out : ndarray, optional
-        Array of ``a``'s shape and dtype that receives the result; may be ``a`` itself
-        to work in place (any other overlap with ``a`` costs a copy of ``a``).
+        numpy input only. Array of ``a``'s shape and dtype that receives the result;
+        may be ``a`` itself to work in place (any other overlap with ``a`` costs a
+        copy of ``a``).
 
     Returns
     -------
@@ -257,6 +350,9 @@ def softmax(a, axis=-1, out=None):
     >>> softmax(np.array([-1000.0, 1000.0, -1000.0, 5.0, 10.0, 0.001]))
     array([0., 1., 0., 0., 0., 0.])
     """
+    xp = array_namespace(a)
+    if xp is not None:
+        return _on_namespace(_xp_softmax, a, axis, out, xp)
     z, out_view, out = _prepare(a, axis, out, keep_axis=True)
     with np.errstate(all="ignore"):  # non-finite rows get the documented nan
         for rows in _row_blocks(z):

@@ -1,7 +1,7 @@
 """Glue from :class:`sklse._loss.SoftmaxLoss` to ``scipy.optimize.minimize``.
 
-Every solver minimises the scaled objective ``f`` of :mod:`sklse._loss` and stops on one
-criterion, the one ``tol`` has for LogisticRegression's lbfgs::
+Every solver minimises the scaled objective ``f`` of :mod:`sklse._objective` and stops
+on one criterion, the one ``tol`` has for LogisticRegression's lbfgs::
 
     max_j |grad f(params)_j| <= tol
 

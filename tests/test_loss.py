@@ -20,14 +20,13 @@ from scipy.special import logsumexp, softmax
 
 from sklse._loss import (
     SoftmaxLoss,
-    _pack,
-    _unpack,
     block_hessp,
     block_loss_gradient,
     default_block_rows,
     make_block,
     useful_threads,
 )
+from sklse._objective import _pack, _unpack
 
 LAYOUTS = ["C", "F", "csr_matrix", "csc_matrix", "csr_array", "csc_array"]
 DENSE_LAYOUTS = ["C", "F"]

@@ -1,0 +1,132 @@
+"""The penalised multinomial cross-entropy, written once for every evaluator.
+
+The objective, written once (the solvers and the estimator refer here)::
+
+    F(W, b) = C * sum_i s_i * (logsumexp(z_i) - z_{i, y_i})
+              + (1 - r)/2 * ||W||_F^2 + r * ||W||_1
+    z_i = W @ x_i + b                       (C = inf: the data term alone)
+
+``W`` is (n_classes, n_features), ``b`` (n_classes,) and never penalised, ``s_i`` the
+sample weights (1 when absent), ``S = sum_i s_i``, ``r = l1_ratio`` in [0, 1]. This is
+LogisticRegression's multinomial objective. scipy is handed the same minimiser at a
+scale where the gradient is of order one, so that ``tol`` means what it means for
+LogisticRegression's lbfgs::
+
+    f = F / (C * S) = 1/S * sum_i s_i * CE_i + alpha/2 * ||W||_F^2 + l1 * ||W||_1
+    alpha = (1 - r) / (C * S),  l1 = r / (C * S)      (C = inf: f = F / S, no penalty)
+    grad_W = 1/S * (P - Y)^T diag(s) X + alpha * W,     grad_b = 1/S * (P - Y)^T s
+    hessp(V, v):  Z_V = X V^T + v,   R = P * (Z_V - rowsum(P * Z_V))
+                  H[V] = 1/S * R^T diag(s) X + alpha * V,   H[v] = 1/S * R^T s
+    hessian:      H = 1/S * sum_i s_i (diag(p_i) - p_i p_i^T) kron x~_i x~_i^T
+                      + alpha * I on the coef entries,        x~_i = [x_i, 1]
+
+with ``P = softmax(Z)``, ``Y = onehot(y)``. Gradient and Hessian are those of the smooth
+part (all of ``f`` but the L1 term, whose handling is the solvers').
+
+The data terms are sums over rows. Each way of evaluating them is one module that
+hands its sums to :class:`ScaledObjective` (the scaling by ``S`` and the penalty) and
+packs with :func:`_pack` / :func:`_unpack`: numpy row blocks (:mod:`sklse._loss`),
+Dask row chunks (:mod:`sklse._dask`) and array-API arrays on their device
+(:mod:`sklse._array_api`). Conventions: ``params`` is the float64 vector
+``concatenate([W.ravel(), b])`` (each class row contiguous; no ``b`` without
+intercept); only :func:`_unpack` knows that layout.
+"""
+
+import numpy as np
+
+from sklse._compat import numpy_namespace
+
+__all__ = ["ScaledObjective"]
+
+
+def _unpack(params, n_classes, fit_intercept, xp=np):
+    """Return views ``coef`` (n_classes, n_features) and ``intercept`` (n_classes,).
+
+    ``intercept`` is None without intercept. ``xp`` is the namespace of ``params``
+    (numpy, or an array-API namespace for params on a device).
+    """
+    if fit_intercept:
+        return xp.reshape(params[:-n_classes], (n_classes, -1)), params[-n_classes:]
+    return xp.reshape(params, (n_classes, -1)), None
+
+
+def _pack(coef, intercept, xp=numpy_namespace):
+    """Return the float64 ``params`` vector of ``coef`` and ``intercept`` (or None).
+
+    ``xp`` is the namespace of ``coef`` (by default numpy's, through the array API);
+    the vector is made where ``coef`` is.
+    """
+    parts = [xp.reshape(coef, (-1,))]
+    if intercept is not None:
+        parts.append(xp.reshape(intercept, (-1,)))
+    return xp.astype(xp.concat(parts), xp.float64, copy=False)
+
+
+class ScaledObjective:
+    """The scaling of ``f`` and its penalty: what every evaluator of the data shares.
+
+    A subclass sums the data terms (over row blocks, chunks, or on a device) and hands
+    the sums to :meth:`_finish` / :meth:`_finish_hessp` / :meth:`_finish_hessian`,
+    which divide by ``S`` and add the L2 part; :meth:`objective` adds the L1 part.
+    """
+
+    def _set_penalty(self, n_features, sw_sum, C, l1_ratio):
+        """Set ``sw_sum``, ``scale`` (F = scale * f), ``alpha``, ``l1``, ``n_dof``."""
+        self.sw_sum = sw_sum
+        self.scale = sw_sum * (1.0 if np.isinf(C) else C)
+        if not np.isfinite(self.scale):
+            raise ValueError(
+                f"C * sum(sample_weight) = {C!r} * {sw_sum!r} overflows float64; "
+                "rescale the sample weights or C."
+            )
+        # Penalty strengths as f sees them: alpha for 1/2 ||W||^2 (in the smooth part
+        # that loss_gradient returns), l1 for ||W||_1 (the solvers' business).
+        penalty = 0.0 if np.isinf(C) else 1.0 / self.scale
+        self.alpha, self.l1 = (1.0 - l1_ratio) * penalty, l1_ratio * penalty
+        self.n_dof = self.n_classes * (n_features + int(self.fit_intercept))
+
+    def _finish(self, loss, grad, params):
+        """Return the smooth part of f and its gradient from the data sums."""
+        grad /= self.sw_sum
+        if self.alpha == 0:  # no L2 term (and no 0 * inf for huge coef)
+            return loss / self.sw_sum, grad
+        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
+        grad_coef, _ = _unpack(grad, self.n_classes, self.fit_intercept)
+        grad_coef += self.alpha * coef
+        penalty = 0.5 * self.alpha * float(np.dot(coef.ravel(), coef.ravel()))
+        return loss / self.sw_sum + penalty, grad
+
+    def _finish_hessp(self, result, direction):
+        """Return the smooth part's Hessian-vector product from the data sums."""
+        result /= self.sw_sum
+        coef_dir, _ = _unpack(direction, self.n_classes, self.fit_intercept)
+        hess_coef, _ = _unpack(result, self.n_classes, self.fit_intercept)
+        hess_coef += self.alpha * coef_dir
+        return result
+
+    def _finish_hessian(self, hessian):
+        """Return the smooth part's dense (n_dof, n_dof) Hessian from the data sums.
+
+        ``hessian`` is the data term's, float64, divided here by ``S``; the L2 part
+        adds ``alpha`` on the diagonal entries of ``coef`` (not of the intercept).
+        """
+        hessian /= self.sw_sum
+        n_coef = self.n_dof - (self.n_classes if self.fit_intercept else 0)
+        # A strided view of the diagonal's first n_coef entries.
+        hessian.reshape(-1)[: n_coef * (self.n_dof + 1) : self.n_dof + 1] += self.alpha
+        return hessian
+
+    def fitted_array(self, host, dtype):
+        """Return host array ``host`` in ``dtype`` where this evaluator's data lives.
+
+        In memory: a numpy array (a copy). Evaluators on a device put it there.
+        """
+        return host.astype(dtype)
+
+    def objective(self, params):
+        """Return the unscaled objective ``F(params)`` of the module docstring."""
+        smooth = self.loss_gradient(params)[0]
+        if self.l1 == 0:
+            return self.scale * smooth
+        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
+        return self.scale * (smooth + self.l1 * float(np.sum(np.abs(coef))))

@@ -1,0 +1,214 @@
+"""The array-API evaluator, :class:`sklse._array_api.ArrayAPISoftmaxLoss`.
+
+Oracles: the numpy evaluator :class:`sklse._loss.SoftmaxLoss` (itself tested against
+naive formulas, sklearn's LinearModelLoss and finite differences in test_loss.py),
+central finite differences of the evaluator's own loss (gradient) and gradient
+(dense Hessian), and counts of what crosses between host and device.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from sklse._array_api import ArrayAPISoftmaxLoss
+from sklse._loss import SoftmaxLoss
+
+N_SAMPLES, N_FEATURES, N_CLASSES = 120, 5, 3
+RTOL = {"float64": 1e-12, "float32": 2e-5}
+ATOL = {"float64": 1e-14, "float32": 2e-6}
+
+
+def make_losses(rng, array_api, dtype="float64", weighted=True, **kwargs):
+    """Return the numpy loss, the array-API loss on the same data, and the data."""
+    X = rng.normal(size=(N_SAMPLES, N_FEATURES)).astype(dtype)
+    y = rng.integers(0, N_CLASSES, N_SAMPLES)
+    sample_weight = rng.uniform(0, 2, N_SAMPLES).astype(dtype) if weighted else None
+    numpy_loss = SoftmaxLoss(X, y.astype(np.intp), N_CLASSES, sample_weight, **kwargs)
+    device_loss = ArrayAPISoftmaxLoss(
+        array_api.asarray(X),
+        array_api.asarray(y),
+        N_CLASSES,
+        None if sample_weight is None else array_api.asarray(sample_weight),
+        **kwargs,
+    )
+    return numpy_loss, device_loss
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+def test_same_values_as_numpy_evaluator(
+    rng, array_api, dtype, fit_intercept, weighted, C
+):
+    numpy_loss, device_loss = make_losses(
+        rng, array_api, dtype, weighted, C=C, fit_intercept=fit_intercept
+    )
+    assert (device_loss.n_dof, device_loss.sw_sum) == (
+        numpy_loss.n_dof,
+        pytest.approx(numpy_loss.sw_sum, rel=1e-6),
+    )
+    params, direction = rng.normal(size=(2, numpy_loss.n_dof))
+    value, grad = device_loss.loss_gradient(params)
+    value_np, grad_np = numpy_loss.loss_gradient(params)
+    assert isinstance(value, float) and grad.dtype == np.float64
+    assert_allclose(value, value_np, rtol=RTOL[dtype])
+    assert_allclose(grad, grad_np, rtol=RTOL[dtype], atol=ATOL[dtype])
+    assert_allclose(
+        device_loss.hessp(params, direction),
+        numpy_loss.hessp(params, direction),
+        rtol=RTOL[dtype] * 10,
+        atol=ATOL[dtype] * 10,
+    )
+
+
+def test_l1_objective_as_numpy_evaluator(rng, array_api):
+    numpy_loss, device_loss = make_losses(rng, array_api, C=0.5, l1_ratio=0.4)
+    params = rng.normal(size=numpy_loss.n_dof)
+    assert numpy_loss.l1 > 0
+    assert device_loss.l1 == pytest.approx(numpy_loss.l1, rel=1e-14)
+    assert_allclose(device_loss.objective(params), numpy_loss.objective(params))
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_gradient_and_hessian_against_finite_differences(
+    rng, strict_array_api, fit_intercept
+):
+    _, loss = make_losses(rng, strict_array_api, C=2.0, fit_intercept=fit_intercept)
+    params = rng.normal(scale=0.5, size=loss.n_dof)
+    step = 1e-6
+    basis = np.eye(loss.n_dof) * step
+    grad_fd = [
+        (loss.loss_gradient(params + e)[0] - loss.loss_gradient(params - e)[0])
+        / (2 * step)
+        for e in basis
+    ]
+    assert_allclose(loss.loss_gradient(params)[1], grad_fd, rtol=1e-7, atol=1e-9)
+    hessian_fd = np.array(
+        [
+            (loss.loss_gradient(params + e)[1] - loss.loss_gradient(params - e)[1])
+            / (2 * step)
+            for e in basis
+        ]
+    )
+    hessian = loss.hessian(params)
+    assert hessian.shape == (loss.n_dof, loss.n_dof) and hessian.dtype == np.float64
+    assert_allclose(hessian, hessian_fd, rtol=1e-6, atol=1e-8)
+    direction = rng.normal(size=loss.n_dof)
+    assert_allclose(hessian @ direction, loss.hessp(params, direction), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_hessian_matches_hessp_on_every_namespace(rng, array_api, dtype):
+    _, loss = make_losses(rng, array_api, dtype, C=0.1)
+    params, direction = rng.normal(size=(2, loss.n_dof))
+    hessian = loss.hessian(params)
+    assert_allclose(hessian, hessian.T, rtol=RTOL[dtype], atol=ATOL[dtype])
+    assert_allclose(
+        hessian @ direction,
+        loss.hessp(params, direction),
+        rtol=RTOL[dtype] * 10,
+        atol=ATOL[dtype] * 10,
+    )
+
+
+def test_hessian_penalty_on_coef_diagonal_only(rng, strict_array_api):
+    _, penalised = make_losses(rng, strict_array_api, C=0.1)
+    _, data_only = make_losses(np.random.default_rng(0), strict_array_api, C=np.inf)
+    _, same_data = make_losses(np.random.default_rng(0), strict_array_api, C=0.1)
+    params = rng.normal(size=penalised.n_dof)
+    difference = same_data.hessian(params) - data_only.hessian(params)
+    n_coef = N_CLASSES * N_FEATURES
+    alpha = 1 / (0.1 * same_data.sw_sum)
+    expected = np.diag(np.r_[np.full(n_coef, alpha), np.zeros(N_CLASSES)])
+    assert_allclose(difference, expected, atol=1e-12)
+
+
+def test_overflowing_logits_give_inf_as_numpy_evaluator(rng, strict_array_api):
+    # C = inf: no penalty, whose own overflow (on the host, shared) would warn.
+    numpy_loss, device_loss = make_losses(rng, strict_array_api, C=np.inf)
+    params = np.full(numpy_loss.n_dof, 1e308)
+    params[::2] = -1e308
+    with np.errstate(all="ignore"):
+        value_np, grad_np = numpy_loss.loss_gradient(params)
+    value, grad = device_loss.loss_gradient(params)  # no RuntimeWarning
+    assert not np.isfinite(value_np)
+    assert_allclose(value, value_np)
+    assert_allclose(grad, grad_np)
+
+
+class Transfers:
+    """Count the evaluator's copies each way and every other host conversion.
+
+    On array-api-strict's non-default device any conversion of a device array to a
+    Python number or a numpy array is a synchronisation; outside ``_to_host`` there
+    must be none.
+    """
+
+    def __init__(self, monkeypatch, array_api):
+        self.to_device = self.to_host = self.other = 0
+        self.inside = False
+        to_device = ArrayAPISoftmaxLoss._to_device
+        to_host = ArrayAPISoftmaxLoss._to_host
+
+        def count_to_device(loss, vector):
+            self.to_device += 1
+            return to_device(loss, vector)
+
+        def count_to_host(loss, array):
+            self.to_host += 1
+            self.inside = True
+            try:
+                return to_host(loss, array)
+            finally:
+                self.inside = False
+
+        monkeypatch.setattr(ArrayAPISoftmaxLoss, "_to_device", count_to_device)
+        monkeypatch.setattr(ArrayAPISoftmaxLoss, "_to_host", count_to_host)
+        array_type = type(array_api.asarray([0.0]))
+        for name in ("__bool__", "__float__", "__int__", "__index__", "__array__",
+                     "__dlpack__", "tolist"):  # fmt: skip
+            if hasattr(array_type, name):
+                monkeypatch.setattr(array_type, name, self._counted(array_type, name))
+
+    def _counted(self, array_type, name):
+        method = getattr(array_type, name)
+
+        def counted(array, *args, **kwargs):
+            if not self.inside:
+                self.other += 1
+            return method(array, *args, **kwargs)
+
+        return counted
+
+    def since(self, before):
+        now = (self.to_device, self.to_host, self.other)
+        return tuple(a - b for a, b in zip(now, before, strict=True))
+
+    def snapshot(self):
+        return (self.to_device, self.to_host, self.other)
+
+
+def test_one_copy_each_way_per_evaluation(rng, strict_array_api, monkeypatch):
+    _, loss = make_losses(rng, strict_array_api, C=0.5)
+    transfers = Transfers(monkeypatch, strict_array_api)
+    params, direction, other = rng.normal(size=(3, loss.n_dof))
+    start = transfers.snapshot()
+    loss.loss_gradient(params)
+    assert transfers.since(start) == (1, 1, 0)  # params in, [loss, grad] out
+    start = transfers.snapshot()
+    loss.hessp(params, direction)
+    assert transfers.since(start) == (1, 1, 0)  # the direction in, the product out
+    start = transfers.snapshot()
+    loss.hessp(other, direction)
+    assert transfers.since(start) == (2, 1, 0)  # params too: P is recomputed
+    start = transfers.snapshot()
+    loss.hessian(other)
+    assert transfers.since(start) == (0, 1, 0)  # only the matrix comes back
+
+
+def test_X_stays_where_it_is(rng, strict_array_api):
+    _, loss = make_losses(rng, strict_array_api)
+    X = loss.X
+    loss.loss_gradient(np.zeros(loss.n_dof))
+    assert loss.X is X and loss._proba.device == X.device

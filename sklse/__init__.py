@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from sklse._cv import SoftmaxRegressionCV
 from sklse._estimator import SoftmaxRegression
 from sklse._numerics import log_softmax, logsumexp, softmax
 
@@ -10,4 +11,10 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["SoftmaxRegression", "log_softmax", "logsumexp", "softmax"]
+__all__ = [
+    "SoftmaxRegression",
+    "SoftmaxRegressionCV",
+    "log_softmax",
+    "logsumexp",
+    "softmax",
+]

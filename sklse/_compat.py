@@ -1,9 +1,13 @@
 """The one place that touches private APIs of the libraries sklse builds on."""
 
+import inspect
+
 import numpy as np
 from scipy.sparse import _sparsetools
 from sklearn import config_context
 from sklearn.externals import array_api_compat
+from sklearn.metrics import make_scorer
+from sklearn.metrics._classification import _log_loss
 
 # scikit-learn's array API helpers: private in 1.9, with no public equivalent.
 from sklearn.utils._array_api import (
@@ -13,7 +17,8 @@ from sklearn.utils._array_api import (
     move_to,
 )
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
+from sklearn.utils.validation import _check_method_params, _check_sample_weight
 
 # numpy through the array API (array_api_compat's wrapper: np.astype before numpy 2.1)
 numpy_namespace = array_api_compat.numpy
@@ -26,10 +31,18 @@ __all__ = [
     "get_namespace",
     "get_namespace_and_device",
     "move_to",
+    "neg_log_loss",
     "numpy_namespace",
+    "raise_for_params",
+    "routing_enabled",
+    "rows_of_params",
+    "scorer_with_labels",
     "sparse_matmul_into",
     "to_numpy",
 ]
+
+raise_for_params = _raise_for_params  # a TypeError for metadata without routing
+routing_enabled = _routing_enabled  # whether enable_metadata_routing is set
 
 
 def array_namespace(a):
@@ -102,3 +115,51 @@ def sparse_matmul_into(X, B, out, *, transpose=False):
         np.ascontiguousarray(B).ravel(),
         out.reshape(-1),
     )
+
+
+def rows_of_params(X, params, rows):
+    """Return ``params`` (metadata of X's rows, e.g. sample_weight) at ``rows``.
+
+    sklearn's private helper, which its searches use: it indexes what has one entry
+    per row of X and passes anything else through.
+    """
+    return _check_method_params(X, params=params, indices=rows)
+
+
+def scorer_with_labels(scorer, classes):
+    """Return ``scorer`` with ``labels=classes`` when its metric takes ``labels``.
+
+    A test fold can miss a class, and metrics such as ``log_loss`` infer the labels
+    from ``y_true``: they would reject probabilities with a column per class.
+    LogisticRegressionCV rebuilds such scorers from their private ``_score_func``,
+    ``_sign``, ``_response_method`` and ``_kwargs``; so does this (with
+    ``pos_label=classes[-1]`` for two classes, as it does). Other scorers are
+    returned as they are.
+    """
+    score_func = getattr(scorer, "_score_func", None)
+    if score_func is None:
+        return scorer
+    parameters = inspect.signature(score_func).parameters
+    if "labels" not in parameters:
+        return scorer
+    kwargs = dict(getattr(scorer, "_kwargs", {}))
+    kwargs.setdefault("labels", classes)
+    if len(classes) == 2 and "pos_label" in parameters:
+        kwargs.setdefault("pos_label", classes[-1])
+    return make_scorer(
+        score_func,
+        greater_is_better=scorer._sign == 1,
+        response_method=scorer._response_method,
+        **kwargs,
+    )
+
+
+def neg_log_loss(onehot, proba, sample_weight=None):
+    """Return what the ``"neg_log_loss"`` scorer returns, from one-hot labels.
+
+    sklearn's private ``_log_loss`` (the scorer's clipping and weighted mean) without
+    the checks and label encoding of ``y_true`` that the scorer repeats on every
+    call; a path scores the same test fold many times (digits: 3.1 ms per scorer
+    call against 0.3 for ``predict_proba``).
+    """
+    return -_log_loss(onehot, proba, sample_weight=sample_weight)

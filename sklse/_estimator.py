@@ -438,17 +438,26 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         classes, y_encoded = _encode_labels(y)
         _check_n_classes(classes)
         sample_weight = self._sample_weight(X, y_encoded, classes, sample_weight)
-        loss = SoftmaxLoss(
+        return X, classes, self._loss(X, y_encoded, len(classes), sample_weight)
+
+    def _loss(self, X, y_encoded, n_classes, sample_weight, n_threads=None):
+        """Return the :class:`SoftmaxLoss` of this C and l1_ratio on checked data.
+
+        ``y_encoded`` holds codes in ``0..n_classes-1`` and ``sample_weight`` the final
+        weights (class weights included) or None; ``n_threads`` bounds the block
+        threads (None: all that :func:`effective_n_threads` allows).
+        """
+        n_threads = effective_n_threads() if n_threads is None else n_threads
+        return SoftmaxLoss(
             X,
             y_encoded.astype(np.intp, copy=False),
-            len(classes),
+            n_classes,
             sample_weight,
             C=self.C,
             l1_ratio=self.l1_ratio,
             fit_intercept=self.fit_intercept,
-            n_threads=useful_threads(X, len(classes), effective_n_threads()),
+            n_threads=useful_threads(X, n_classes, n_threads),
         )
-        return X, classes, loss
 
     def _make_array_api_loss(self, X, y, sample_weight):
         """Return the validated X, the classes and the loss on X's device.

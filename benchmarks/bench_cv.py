@@ -1,0 +1,177 @@
+"""Cross-validated paths: SoftmaxRegressionCV against LogisticRegressionCV.
+
+Run ``python benchmarks/bench_cv.py --quick`` (under two minutes) or without
+``--quick`` for the full sizes. It prints a markdown table and saves it under
+``benchmarks/results/`` with the machine (CPU model, cores, caches) and date.
+
+Method. 10 Cs (``np.logspace(-4, 4, 10)``, LogisticRegressionCV's grid, given to
+every estimator) x 5 stratified folds, scoring ``neg_log_loss``, default ``tol`` and
+``max_iter``. L2 rows: SoftmaxRegressionCV against LogisticRegressionCV(lbfgs) and
+GridSearchCV(SoftmaxRegression()). Elastic-net rows, ``l1_ratios=(0.25, 0.5, 1.0)``:
+SoftmaxRegressionCV against LogisticRegressionCV(saga), its one solver for them.
+Problems: digits (standardised) and the medium problem of ``bench_fit.py``
+(50000 x 500, K=10; quick: 5000 x 100); the elastic-net rows run on digits (quick:
+its first 400 rows), as saga's 150 fits on medium take hours. Two settings in one
+run: "1 thread" (threadpoolctl limits BLAS and OpenMP to one thread for every
+library, which also sets sklse's block threads to one) and "defaults" (no limits).
+Fits are interleaved across estimators and settings, repeated (``--repeats``), and
+the medians reported; ratios are to the LogisticRegressionCV of the same problem and
+setting in this run. Each row also gives the chosen C (and l1_ratio) and the best
+mean test score, so that a faster estimator that chose a worse point shows.
+"""
+
+import argparse
+import datetime
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy
+import sklearn
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_fit import dense_problem  # noqa: E402  (the same medium problem)
+
+from sklse import SoftmaxRegression, SoftmaxRegressionCV  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+CS = np.logspace(-4, 4, 10)
+RATIOS = (0.25, 0.5, 1.0)
+SETTINGS = {"1 thread": 1, "defaults": None}
+
+
+def problems(quick):
+    """Yield ``(name, X, y, kind)``; kind "l2" or "enet"."""
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    yield "digits", X, y, "l2"
+    yield (
+        "medium",
+        *dense_problem(*((5000, 100) if quick else (50000, 500)), 10, 2),
+        "l2",
+    )
+    n = 400 if quick else len(y)
+    yield "digits" + (f"[:{n}]" if quick else ""), X[:n], y[:n], "enet"
+
+
+def estimators(kind, folds):
+    """Return ``{label: unfitted estimator}``; the first LogisticRegressionCV is the
+    reference of the ratios."""
+    common = {"Cs": CS, "cv": folds, "scoring": "neg_log_loss"}
+    lr = {"use_legacy_attributes": False, **common}
+    if kind == "enet":
+        return {
+            "LogisticRegressionCV(saga)": LogisticRegressionCV(
+                solver="saga", l1_ratios=RATIOS, **lr
+            ),
+            "SoftmaxRegressionCV": SoftmaxRegressionCV(l1_ratios=RATIOS, **common),
+        }
+    return {
+        "LogisticRegressionCV(lbfgs)": LogisticRegressionCV(l1_ratios=(0.0,), **lr),
+        "SoftmaxRegressionCV": SoftmaxRegressionCV(**common),
+        "GridSearchCV(SoftmaxRegression)": GridSearchCV(
+            SoftmaxRegression(), {"C": CS}, cv=folds, scoring="neg_log_loss"
+        ),
+    }
+
+
+def chosen(model):
+    """Return the chosen ``(C, l1_ratio)`` and the best mean test score."""
+    if isinstance(model, GridSearchCV):
+        return model.best_params_["C"], 0.0, model.best_score_
+    return model.C_, model.l1_ratio_, float(model.scores_.mean(axis=0).max())
+
+
+def timed(model, X, y, limit):
+    """Fit under the thread ``limit``; return seconds."""
+    with threadpool_limits(limits=limit), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # saga, large C
+        start = time.perf_counter()
+        model.fit(X, y)
+        return time.perf_counter() - start
+
+
+def run_problem(name, X, y, kind, repeats):
+    """Return the table rows of one problem: every estimator in both settings."""
+    folds = list(StratifiedKFold(5).split(X, y))
+    times, points = {}, {}
+    for _ in range(repeats):
+        for setting, limit in SETTINGS.items():
+            for label, model in estimators(kind, folds).items():
+                times.setdefault((setting, label), []).append(timed(model, X, y, limit))
+                points[setting, label] = chosen(model)
+    rows = []
+    for setting in SETTINGS:
+        labels = [label for (where, label) in times if where == setting]
+        reference = np.median(times[setting, labels[0]])
+        best_reference = points[setting, labels[0]][2]
+        for label in labels:
+            median = np.median(times[setting, label])
+            C, l1_ratio, score = points[setting, label]
+            verdict = (
+                "same"
+                if C == points[setting, labels[0]][0]
+                else ("better" if score > best_reference else "worse")
+            )
+            rows.append(
+                f"| {name} {X.shape[0]}x{X.shape[1]} | {kind} | {setting} | {label} "
+                f"| {median:.3g} | {median / reference:.2f} | {C:.3g} | {l1_ratio:g} "
+                f"| {score:.5f} | {verdict} |"
+            )
+    return rows
+
+
+def machine():
+    """Return the CPU model, cores, caches and library versions, one line each."""
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    except OSError:
+        lscpu = ""
+    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
+    keys = ("Model name", "CPU(s)", "L1d cache", "L2 cache", "L3 cache")
+    cpu = "; ".join(f"{key}: {fields[key].strip()}" for key in keys if key in fields)
+    return (
+        f"{cpu or platform.processor()}\n\nPython {platform.python_version()}, "
+        f"numpy {np.__version__}, scipy {scipy.__version__}, scikit-learn "
+        f"{sklearn.__version__}; {datetime.date.today()}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller problems")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    repeats = args.repeats or (3 if args.quick else 5)
+    header = (
+        "| problem | penalty | setting | estimator | median s | ratio to LR CV "
+        "| chosen C | l1_ratio | best mean score | point vs LR CV |\n"
+        "|---|---|---|---|---|---|---|---|---|---|"
+    )
+    rows = []
+    for name, X, y, kind in problems(args.quick):
+        print(f"{name} {kind}: X {X.shape}, K = {len(np.unique(y))}", flush=True)
+        rows += run_problem(name, X, y, kind, repeats)
+        print("\n".join(rows[-(len(SETTINGS) * 3) :]), flush=True)
+    mode = "quick" if args.quick else "full"
+    report = (
+        f"# bench_cv ({mode})\n\n{machine()}\n\nrepeats: {repeats}, interleaved; "
+        f"10 Cs x 5 folds, neg_log_loss\n\n{header}\n" + "\n".join(rows) + "\n"
+    )
+    print("\n" + report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"bench_cv_{mode}.md").write_text(report)
+
+
+if __name__ == "__main__":
+    main()

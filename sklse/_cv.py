@@ -1,0 +1,725 @@
+"""SoftmaxRegressionCV: the regularization path of SoftmaxRegression, cross-validated.
+
+Each fold builds its loss once (:meth:`SoftmaxRegression._loss`, the estimator's own
+validated loss) and moves along the path by changing only the penalty
+(``ScaledObjective._set_penalty``), warm-starting :func:`sklse._solvers.minimize`
+from the solutions already on the path. The solver is the estimator's
+(``_solver_for``) with its ``tol``, so every point is the model
+``SoftmaxRegression(C=C, l1_ratio=l1_ratio)`` fits on that fold.
+"""
+
+import warnings
+from numbers import Integral
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import effective_n_jobs
+from sklearn.callback import with_callbacks
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
+from sklearn.utils.parallel import Parallel, delayed
+
+from sklse._compat import (
+    check_sample_weight,
+    effective_n_threads,
+    neg_log_loss,
+    raise_for_params,
+    routing_enabled,
+    rows_of_params,
+    scorer_with_labels,
+)
+from sklse._estimator import (
+    SoftmaxRegression,
+    _check_n_classes,
+    _encode_labels,
+    _validate_data,
+)
+from sklse._objective import _pack
+from sklse._solvers import minimize
+
+__all__ = ["SoftmaxRegressionCV"]
+
+# glmnet's stand-in for l1_ratio = 0 when it computes the start of a ridge path: its
+# lambda_max is max|gradient| / max(alpha, 1e-3).
+_RIDGE_RATIO = 1e-3
+_DECADES = 4  # span of a data-driven grid
+
+
+def _in_dtype(arrays, dtype):
+    """Return the float64 ``(coef, intercept)`` of the estimator in X's dtype."""
+    return tuple(array.astype(dtype, copy=False) for array in arrays)
+
+
+def _grid_array(values, name, expectation, valid):
+    """Return ``values`` as a non-empty 1-D float64 array of ``valid`` entries."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 1 or array.size == 0 or not valid(array).all():
+        raise ValueError(f"{name} must be {expectation}; got {values!r}.")
+    return array
+
+
+def intercept_only_gradient(X, y_encoded, n_classes, sample_weight, fit_intercept):
+    """Return ``G = (P0 - Y)^T diag(s) X`` (n_classes, n_features), float64.
+
+    ``P0`` is the intercept-only optimum: every row holds the weighted class shares
+    (``1 / n_classes`` without intercept, where it is the zero model). ``C * G`` is
+    the gradient of the data term of F with respect to W at ``W = 0``.
+    """
+    n_samples = len(y_encoded)
+    s = np.ones(n_samples) if sample_weight is None else sample_weight
+    s = np.asarray(s, dtype=np.float64)
+    weighted_onehot = sp.csr_array(
+        (s, (y_encoded, np.arange(n_samples))), shape=(n_classes, n_samples)
+    )
+    class_sums = weighted_onehot @ X  # row k: sum of s_i x_i over class k
+    class_sums = class_sums.toarray() if sp.issparse(class_sums) else class_sums
+    class_sums = np.asarray(class_sums, dtype=np.float64)
+    if fit_intercept:
+        shares = np.bincount(y_encoded, weights=s, minlength=n_classes) / s.sum()
+    else:
+        shares = np.full(n_classes, 1.0 / n_classes)
+    return shares[:, np.newaxis] * class_sums.sum(axis=0) - class_sums
+
+
+def data_driven_grid(gradient, l1_ratios, n_Cs):
+    """Return the grid ``Cs`` of shape (n_l1_ratios, n_Cs), each row ascending.
+
+    Row ``r > 0`` starts at ``r / max|G|``, the largest C whose optimum has ``W = 0``
+    (the L1 subgradient ``r`` covers ``C * G``); row ``r = 0`` at ``1e-3 / max|G|``,
+    where glmnet starts a ridge path. Each spans four decades, log-spaced.
+    """
+    scale = np.max(np.abs(gradient), initial=0.0)
+    if scale == 0:  # W = 0 is optimal for every C: any grid gives the same models
+        scale = 1.0
+    first = np.where(l1_ratios > 0, l1_ratios, _RIDGE_RATIO) / scale
+    return first[:, np.newaxis] * np.logspace(0, _DECADES, n_Cs)
+
+
+class _Path(NamedTuple):
+    """What the folds' paths share; read-only in the workers."""
+
+    estimator: object  # the SoftmaxRegressionCV: settings, callbacks
+    X: object  # validated, (n_samples, n_features)
+    y_encoded: np.ndarray  # (n_samples,) codes of classes_
+    sample_weight: np.ndarray | None  # the caller's, checked; no class weights
+    scorer: object  # None: the "neg_log_loss" scorer, see _fold_scorer
+    score_params: dict  # scorer metadata, one entry per row of X
+    n_threads: int  # block threads of each fold's loss
+
+
+def _fold_loss(path, train):
+    """Return X[train], its labels and the fold's loss (C and l1_ratio: the first)."""
+    estimator, classes = path.estimator, path.estimator.classes_
+    X, y = path.X[train], path.y_encoded[train]
+    present = np.flatnonzero(np.bincount(y, minlength=len(classes)))
+    if len(present) < 2:
+        raise ValueError(
+            "Every training fold needs samples of at least 2 classes; got a fold of "
+            f"{len(y)} samples of class {classes[present].tolist()} only: use a "
+            "stratified cv (e.g. StratifiedKFold) or fewer folds."
+        )
+    point = estimator._point(estimator.Cs_[0, 0], estimator.l1_ratios_[0])
+    sample_weight = None if path.sample_weight is None else path.sample_weight[train]
+    # Class weights as SoftmaxRegression computes them on this fold (its classes);
+    # the loss still has every class, so that all folds' models have one layout.
+    sample_weight = point._sample_weight(
+        X, np.searchsorted(present, y), classes[present], sample_weight
+    )
+    loss = point._loss(X, y, len(classes), sample_weight, n_threads=path.n_threads)
+    return X, y, loss, point
+
+
+def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof):
+    """Return the start of grid point (m, j) from the ``solutions`` so far.
+
+    The first point of a path starts from the first point of the previous
+    l1_ratio's path (zeros for the first path), the others from the point before.
+    On an L2 path (``l1_ratio = 0``), smooth in log C, the start from the third
+    point on is the secant extrapolation of the last two in log C, often within
+    ``tol`` on the flat end of the path. An L1 path has kinks where coefficients
+    leave zero, which a secant crosses (and L-BFGS-B then can stall). The rule
+    compares no objectives, so that paths equal in exact arithmetic (weights
+    against repeated rows) take the same starts.
+    """
+    if j == 0:
+        return solutions.get((m - 1, 0), np.zeros(n_dof))
+    last = solutions[m, j - 1]
+    if j == 1 or l1_ratios[m] > 0 or not Cs[m, j - 2] < Cs[m, j - 1] < Cs[m, j]:
+        return last
+    if np.isinf(Cs[m, j]):
+        return last
+    before = solutions[m, j - 2]
+    step = np.log(Cs[m, j] / Cs[m, j - 1]) / np.log(Cs[m, j - 1] / Cs[m, j - 2])
+    return last + step * (last - before)
+
+
+def _fold_scorer(path, test):
+    """Return ``score(model)``: the scorer on the fold's test rows.
+
+    ``"neg_log_loss"`` encodes the test labels once per fold (see
+    :func:`sklse._compat.neg_log_loss`); any other scorer is called as it is.
+    """
+    X_test, y_test = path.X[test], path.y_encoded[test]
+    params = rows_of_params(path.X, path.score_params, test)
+    if path.scorer is None:
+        onehot = np.eye(len(path.estimator.classes_))[y_test]
+        weight = params.get("sample_weight")
+        return lambda model: neg_log_loss(onehot, model.predict_proba(X_test), weight)
+    y_test = path.estimator.classes_[y_test]
+    return lambda model: path.scorer(model, X_test, y_test, **params)
+
+
+def _point_model(estimator, n_features):
+    """Return a SoftmaxRegression ready to predict once coef_, intercept_ are set."""
+    model = SoftmaxRegression()
+    model.classes_, model.n_features_in_ = estimator.classes_, n_features
+    return model
+
+
+def _fold_path(path, train, test, context):
+    """Fit and score every point of the grid on one fold, from the smallest C up.
+
+    Returns ``coefs`` (n_l1_ratios, n_Cs, n_classes, n_features + intercept) in X's
+    dtype, ``scores``, ``n_iter`` and ``converged``, each (n_l1_ratios, n_Cs).
+    """
+    estimator = path.estimator
+    X, y, loss, point = _fold_loss(path, train)
+    metadata = None
+    if path.sample_weight is not None:
+        metadata = {"sample_weight": path.sample_weight[train]}
+    task_data = {"estimator": estimator, "X": X, "y": estimator.classes_[y]}
+    task_data["metadata"] = metadata
+    context.call_on_fit_task_begin(**task_data)
+    Cs, l1_ratios = estimator.Cs_, estimator.l1_ratios_
+    model = _point_model(estimator, X.shape[1])
+    score = _fold_scorer(path, test)
+    columns = X.shape[1] + int(estimator.fit_intercept)
+    coefs = np.empty(Cs.shape + (len(estimator.classes_), columns), dtype=X.dtype)
+    scores, n_iter = np.empty(Cs.shape), np.zeros(Cs.shape, dtype=np.int32)
+    converged, solutions = np.zeros(Cs.shape, dtype=bool), {}
+    for m, j in np.ndindex(Cs.shape):
+        loss._set_penalty(X.shape[1], loss.sw_sum, Cs[m, j], l1_ratios[m])
+        start = _warm_start(solutions, Cs, l1_ratios, m, j, loss.n_dof)
+        point_context = context.subcontext(task_name="path-point")
+        result = _fit_point(point, loss, start, point_context, task_data)
+        solutions[m, j] = result.params
+        model.coef_, model.intercept_ = _in_dtype(
+            point._coef_intercept(result.params, loss), X.dtype
+        )
+        scores[m, j] = score(model)
+        coefs[m, j, :, : X.shape[1]] = model.coef_
+        if estimator.fit_intercept:
+            coefs[m, j, :, -1] = model.intercept_
+        n_iter[m, j], converged[m, j] = result.n_iter, result.converged
+        if estimator.verbose:
+            print(
+                f"[SoftmaxRegressionCV] C={Cs[m, j]:.4g} l1_ratio={l1_ratios[m]:g}: "
+                f"{result.n_iter} iterations, score {scores[m, j]:.6g}"
+            )
+    context.call_on_fit_task_end(**task_data)
+    return coefs, scores, n_iter, converged
+
+
+def _minimize_from(point, loss, start, X):
+    """Return :func:`minimize`'s result from ``start``, or from 0 where it stalls.
+
+    A warm-started L-BFGS-B can stall above ``tol`` before ``max_iter`` (scipy:
+    no decrease of f) where the fit from 0, SoftmaxRegression's, gets below it;
+    then that fit runs too, and the result of smaller gradient norm is kept, its
+    ``n_iter`` the iterations of both.
+    """
+    solver = point._solver_for(X, loss)
+    fit = {"solver": solver, "tol": point.tol, "max_iter": point.max_iter}
+    result = minimize(loss, start, **fit)
+    if result.converged or result.n_iter >= point.max_iter or not np.any(start):
+        return result
+    cold = minimize(loss, np.zeros_like(start), **fit)
+    best = min(result, cold, key=lambda fitted: fitted.gradient_norm)
+    return best._replace(n_iter=result.n_iter + cold.n_iter)
+
+
+def _fit_point(point, loss, start, point_context, task_data):
+    """Minimise ``loss`` from ``start`` as the callback (leaf) task ``point_context``.
+
+    ``task_data`` holds the hooks' ``estimator``, ``X``, ``y`` and ``metadata``.
+    """
+    dtype = task_data["X"].dtype
+
+    def model(params):
+        def attributes():
+            coef, intercept = _in_dtype(point._coef_intercept(params, loss), dtype)
+            return {"coef_": coef, "intercept_": intercept}
+
+        return attributes  # evaluated lazily, by the hooks that need it
+
+    point_context.call_on_fit_task_begin(
+        reconstruction_attributes=model(start), **task_data
+    )
+    result = _minimize_from(point, loss, start, task_data["X"])
+    point_context.call_on_fit_task_end(
+        reconstruction_attributes=model(result.params), **task_data
+    )
+    return result
+
+
+class SoftmaxRegressionCV(SoftmaxRegression):
+    r"""SoftmaxRegression with C (and l1_ratio) chosen by cross-validation.
+
+    Fits the whole regularization path on every fold, from the most regularised end,
+    each point warm-started from those before it; each point is the model
+    ``SoftmaxRegression(C=C, l1_ratio=l1_ratio)`` fits on the fold (same solvers,
+    same ``tol``). The chosen point is refitted on all the data.
+
+    Parameters
+    ----------
+    Cs : int or array-like of shape (n_Cs,), default=10
+        An int gives a data-driven grid of that many values per l1_ratio, log-spaced
+        over four decades (see Notes); an array of positive values is the grid of
+        every l1_ratio (sorted ascending).
+    l1_ratios : array-like of shape (n_l1_ratios,), default=(0.0,)
+        Elastic-net mixings to try, each in [0, 1] (see SoftmaxRegression).
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept per class.
+    class_weight : dict or "balanced", default=None
+        As in SoftmaxRegression; on each fold, "balanced" uses that fold's counts.
+    solver : {"auto", "lbfgs", "newton-cg", "trust-ncg"}, default="auto"
+        SoftmaxRegression's solver for every fit.
+    tol : float, default=1e-4
+        SoftmaxRegression's stopping rule for every fit.
+    max_iter : int, default=100
+        Maximum number of solver iterations of each fit.
+    verbose : int, default=0
+        Print one line per point of the path when positive.
+    cv : int, cross-validation generator or iterable, default=None
+        As in :func:`~sklearn.model_selection.check_cv`: None is 5-fold stratified.
+    scoring : str, callable or None, default="neg_log_loss"
+        Any scikit-learn scorer (greater is better); None is accuracy.
+    refit : bool, default=True
+        Refit the chosen point on all the data, starting from the mean of its
+        fold models; False keeps that mean as the model.
+    n_jobs : int or None, default=None
+        Folds fitted in parallel through joblib (threads unless a joblib backend
+        says otherwise); the block threads of each fit are bounded so that all
+        jobs together use at most the cores.
+    select : {"min", "1se"}, default="min"
+        "min" takes the point of best mean score. "1se" takes, at that point's
+        l1_ratio, the smallest C whose mean score is at least the best mean minus
+        its standard error (glmnet's ``lambda.1se``).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    Cs_ : ndarray of shape (n_l1_ratios, n_Cs)
+        The grid: row ``m`` holds the C values (ascending) of ``l1_ratios_[m]``.
+    l1_ratios_ : ndarray of shape (n_l1_ratios,)
+        The l1_ratios, as given.
+    scores_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
+        Test score of each fold at each grid point.
+    mean_scores_ : ndarray of shape (n_l1_ratios, n_Cs)
+        ``scores_.mean(axis=0)``.
+    std_errors_ : ndarray of shape (n_l1_ratios, n_Cs)
+        ``scores_.std(axis=0, ddof=1) / sqrt(n_folds)`` (glmnet's ``cvsd``); NaN
+        for one fold.
+    coefs_paths_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs, n_classes, \
+            n_features + fit_intercept)
+        Each fold's model at each grid point: ``coef_`` with ``intercept_`` as
+        its last column when ``fit_intercept``.
+    n_iter_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
+        Solver iterations of each fit of the path.
+    best_index_ : tuple of int
+        ``(m, j)``: the chosen point is ``Cs_[m, j]``, ``l1_ratios_[m]``.
+    C_ : float
+        The chosen C.
+    l1_ratio_ : float
+        The chosen l1_ratio.
+    coef_ : ndarray of shape (n_classes, n_features)
+        Weights of the final model (refitted, or the mean of the fold models).
+    intercept_ : ndarray of shape (n_classes,)
+        Intercepts of the final model.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    SoftmaxRegression : one point of the path.
+    sklearn.linear_model.LogisticRegressionCV : the same search for
+        LogisticRegression, on a fixed grid.
+
+    Notes
+    -----
+    The data-driven grid is computed on all the data (with its sample and class
+    weights). At the intercept-only model (intercepts at their optimum, ``W = 0``),
+    the data term's gradient with respect to ``W`` is ``C G`` with
+
+    .. math::
+
+        G = (P_0 - Y)^\top \operatorname{diag}(s) X,
+
+    where every row of :math:`P_0` holds the weighted class shares. With an L1 term
+    (``l1_ratio = r > 0``), ``W = 0`` is the optimum exactly when
+    :math:`C \max_{kj} |G_{kj}| \le r`: the grid of ``r`` starts at
+    :math:`C = r / \max |G|`, where every coefficient is zero (glmnet's
+    ``lambda_max``). For ``r = 0`` it starts at :math:`10^{-3} / \max |G|`, glmnet's
+    start of a ridge path. Each row spans four decades from there.
+
+    A training fold that misses a class still has a row per class (that class's
+    logits decrease until ``tol`` is met), and scorers whose metric takes ``labels``
+    are given every class, so test folds that miss one are scored.
+
+    :meth:`set_callbacks` takes scikit-learn's callbacks: the fit has one sub-task
+    per fold and one for the refit; each fold's sub-tasks are its grid points, in
+    path order, whose model is the fold's at that point.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklse import SoftmaxRegressionCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftmaxRegressionCV(Cs=5, cv=3, max_iter=1000).fit(X, y)
+    >>> clf.scores_.shape, clf.Cs_.shape
+    ((3, 1, 5), (1, 5))
+    >>> clf.predict(X[:2])
+    array([0, 0])
+    """
+
+    _parameter_constraints = {
+        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "l1_ratios": ["array-like"],
+        **{
+            name: SoftmaxRegression._parameter_constraints[name]
+            for name in (
+                "fit_intercept",
+                "class_weight",
+                "solver",
+                "tol",
+                "max_iter",
+                "verbose",
+            )
+        },
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "refit": ["boolean"],
+        "n_jobs": [Integral, None],
+        "select": [StrOptions({"min", "1se"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        Cs=10,
+        l1_ratios=(0.0,),
+        fit_intercept=True,
+        class_weight=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=100,
+        verbose=0,
+        cv=None,
+        scoring="neg_log_loss",
+        refit=True,
+        n_jobs=None,
+        select="min",
+    ):
+        self.Cs = Cs
+        self.l1_ratios = l1_ratios
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.select = select
+
+    @with_callbacks
+    def fit(self, X, y, sample_weight=None, **params):
+        """Fit the path on every fold, choose a point and refit it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 stays float32, sparse CSR/CSC stays sparse.
+        y : array-like of shape (n_samples,)
+            Target labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, used in every fit and, as LogisticRegressionCV
+            does, in the scorer (with metadata routing: where it requests them).
+        **params : dict
+            Metadata for the splitter (e.g. ``groups``) and the scorer; only with
+            metadata routing enabled.
+
+        Returns
+        -------
+        self : SoftmaxRegressionCV
+            The fitted estimator.
+        """
+        raise_for_params(params, self, "fit")
+        self._validate_params()
+        l1_ratios = self._check_l1_ratios()
+        Cs = self._check_Cs()
+        X, y = _validate_data(self, X, y)
+        self.classes_, y_encoded = _encode_labels(y)
+        _check_n_classes(self.classes_)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+        split_params, score_params = self._routed_params(sample_weight, params)
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
+        # Class weights of all the data: the grid's and the refit's.
+        weight = self._point(1.0, 0.0)._sample_weight(
+            X, y_encoded, self.classes_, sample_weight
+        )
+        self.l1_ratios_ = l1_ratios
+        self.Cs_ = self._grid(Cs, X, y_encoded, weight)
+        context = self._init_callback_context(max_subtasks=len(folds) + self.refit)
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        task_data = {"estimator": self, "X": X, "y": y, "metadata": metadata}
+        context.call_on_fit_task_begin(**task_data)
+        path = _Path(
+            self,
+            X,
+            y_encoded,
+            sample_weight,
+            self._path_scorer(score_params),
+            score_params,
+            max(
+                1,
+                effective_n_threads() // min(effective_n_jobs(self.n_jobs), len(folds)),
+            ),
+        )
+        fold_contexts = [
+            context.subcontext(task_name="fold-path", max_subtasks=self.Cs_.size)
+            for _ in folds
+        ]
+        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_fold_path)(path, train, test, fold_context)
+            for (train, test), fold_context in zip(folds, fold_contexts, strict=True)
+        )
+        converged = self._set_path(results)
+        self._choose()
+        converged = np.append(
+            converged, self._fit_chosen(X, y_encoded, weight, context, task_data)
+        )
+        if not converged.all():
+            self._warn_not_converged_path(converged)
+        context.call_on_fit_task_end(reconstruction_attributes={}, **task_data)
+        return self
+
+    def _check_l1_ratios(self):
+        """Return ``l1_ratios`` as an array, checked against the solver."""
+        l1_ratios = _grid_array(
+            self.l1_ratios,
+            "l1_ratios",
+            "a non-empty 1-D array of numbers in [0, 1]",
+            lambda array: (array >= 0) & (array <= 1),
+        )
+        if self.solver in ("newton-cg", "trust-ncg") and np.any(l1_ratios > 0):
+            raise ValueError(
+                f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "
+                f"use solver='lbfgs' or 'auto'. Got l1_ratios={self.l1_ratios!r}."
+            )
+        return l1_ratios
+
+    def _check_Cs(self):
+        """Return ``Cs``: the int, or the array sorted ascending."""
+        if isinstance(self.Cs, Integral):
+            return int(self.Cs)
+        Cs = _grid_array(
+            self.Cs,
+            "Cs",
+            "a positive int or a non-empty 1-D array of C > 0",
+            np.isfinite,
+        )
+        if not np.all(Cs > 0):
+            raise ValueError(f"Cs must be positive; got {self.Cs!r}.")
+        return np.sort(Cs)
+
+    def _grid(self, Cs, X, y_encoded, sample_weight):
+        """Return ``Cs_`` (n_l1_ratios, n_Cs): Cs for every l1_ratio, or the data's."""
+        if not isinstance(Cs, int):
+            return np.tile(Cs, (len(self.l1_ratios_), 1))
+        gradient = intercept_only_gradient(
+            X, y_encoded, len(self.classes_), sample_weight, self.fit_intercept
+        )
+        return data_driven_grid(gradient, self.l1_ratios_, Cs)
+
+    def _point(self, C, l1_ratio):
+        """Return the SoftmaxRegression of one grid point, with these settings."""
+        return SoftmaxRegression(
+            C=C,
+            l1_ratio=l1_ratio,
+            fit_intercept=self.fit_intercept,
+            class_weight=self.class_weight,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+        )
+
+    def _get_scorer(self):
+        """Return the scorer of ``scoring`` (None: accuracy)."""
+        return check_scoring(SoftmaxRegression(), scoring=self.scoring or "accuracy")
+
+    def _path_scorer(self, score_params):
+        """Return the scorer of the path, told every class; None for neg_log_loss.
+
+        None: :func:`_fold_scorer`'s equivalent of the ``"neg_log_loss"`` scorer,
+        used where ``sample_weight`` is its only metadata.
+        """
+        if self.scoring == "neg_log_loss" and set(score_params) <= {"sample_weight"}:
+            return None
+        return scorer_with_labels(self._get_scorer(), self.classes_)
+
+    def _routed_params(self, sample_weight, params):
+        """Return the splitter's and the scorer's metadata.
+
+        Without metadata routing, as LogisticRegressionCV: ``sample_weight`` goes
+        to the scorer as well as to every fit.
+        """
+        if routing_enabled():
+            routed = process_routing(self, "fit", sample_weight=sample_weight, **params)
+            return routed.splitter.split, routed.scorer.score
+        score_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return {}, score_params
+
+    def _set_path(self, results):
+        """Set the path's attributes from the folds' results; return converged."""
+        coefs, scores, n_iter, converged = map(np.stack, zip(*results, strict=True))
+        self.coefs_paths_, self.scores_, self.n_iter_ = coefs, scores, n_iter
+        n_folds = len(scores)
+        self.mean_scores_ = scores.mean(axis=0)
+        self.std_errors_ = np.full(self.mean_scores_.shape, np.nan)
+        if n_folds > 1:
+            self.std_errors_ = scores.std(axis=0, ddof=1) / np.sqrt(n_folds)
+        return converged.ravel()
+
+    def _choose(self):
+        """Set ``best_index_``, ``C_`` and ``l1_ratio_`` by the ``select`` rule.
+
+        Ties go to the smallest C, then to the first l1_ratio (LogisticRegressionCV
+        and GridSearchCV's order).
+        """
+        j, m = np.unravel_index(
+            np.argmax(self.mean_scores_.T), self.mean_scores_.T.shape
+        )
+        if self.select == "1se":
+            if len(self.scores_) < 2:
+                raise ValueError(
+                    "select='1se' needs at least 2 folds for a standard error; got "
+                    f"{len(self.scores_)} fold."
+                )
+            threshold = self.mean_scores_[m, j] - self.std_errors_[m, j]
+            j = np.flatnonzero(self.mean_scores_[m] >= threshold)[0]
+        self.best_index_ = (int(m), int(j))
+        self.C_ = float(self.Cs_[m, j])
+        self.l1_ratio_ = float(self.l1_ratios_[m])
+
+    def _fit_chosen(self, X, y_encoded, sample_weight, context, task_data):
+        """Set ``coef_``, ``intercept_``: the refit from the mean fold model, or it.
+
+        Returns whether the refit met ``tol`` (True without refit).
+        """
+        n_features = X.shape[1]
+        mean = self.coefs_paths_[:, *self.best_index_].astype(np.float64).mean(axis=0)
+        coef, intercept = mean[:, :n_features], mean[:, n_features:].ravel()
+        if not self.fit_intercept:
+            intercept = np.zeros(len(self.classes_))
+        if not self.refit:
+            self.coef_, self.intercept_ = (
+                coef.astype(X.dtype),
+                intercept.astype(X.dtype),
+            )
+            return True
+        point = self._point(self.C_, self.l1_ratio_)
+        loss = point._loss(X, y_encoded, len(self.classes_), sample_weight)
+        start = _pack(coef, intercept if self.fit_intercept else None)
+        result = _fit_point(
+            point, loss, start, context.subcontext(task_name="refit"), task_data
+        )
+        self.coef_, self.intercept_ = _in_dtype(
+            point._coef_intercept(result.params, loss), X.dtype
+        )
+        return result.converged
+
+    def _warn_not_converged_path(self, converged):
+        """Warn once for every fit (path or refit) that stopped above ``tol``."""
+        warnings.warn(
+            f"SoftmaxRegressionCV: {np.count_nonzero(~converged)} of {converged.size} "
+            f"fits (path and refit) stopped above tol = {self.tol:.1e} "
+            f"(max_iter={self.max_iter}); n_iter_ shows which: increase max_iter or "
+            "scale the features (e.g. with StandardScaler).",
+            category=ConvergenceWarning,
+            stacklevel=3,
+        )
+
+    def score(self, X, y, sample_weight=None, **score_params):
+        """Return the ``scoring`` score of the model on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, passed to the scorer.
+        **score_params : dict
+            Further metadata for the scorer; only with metadata routing enabled.
+
+        Returns
+        -------
+        score : float
+            ``scoring`` (accuracy when None) of this model on ``X``, ``y``.
+        """
+        raise_for_params(score_params, self, "score")
+        if sample_weight is not None:
+            score_params["sample_weight"] = sample_weight
+        if routing_enabled():
+            score_params = process_routing(self, "score", **score_params).scorer.score
+        return self._get_scorer()(self, X, y, **score_params)
+
+    def get_metadata_routing(self):
+        """Return the metadata routing: fit's sample_weight, the splitter, the scorer.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            ``groups`` and the like go to the splitter's ``split``, the scorer's
+            metadata to its ``score`` (from ``fit`` and ``score``).
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(
+                splitter=self.cv,
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+            .add(
+                scorer=self._get_scorer(),
+                method_mapping=MethodMapping()
+                .add(caller="score", callee="score")
+                .add(caller="fit", callee="score"),
+            )
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # The path is fitted on numpy folds only (SoftmaxRegression alone has the
+        # array-API path).
+        tags.array_api_support = False
+        return tags

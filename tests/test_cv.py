@@ -1,0 +1,375 @@
+"""SoftmaxRegressionCV against independent references.
+
+The oracles: GridSearchCV of SoftmaxRegression and LogisticRegressionCV on the same
+grid, folds and scoring; SoftmaxRegression fitted on each fold by hand and scored by
+scikit-learn's scorers; the intercept-only gradient written here with a one-hot
+matrix; the selection rules written here from ``scores_``.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import softmax
+from sklearn.base import clone
+from sklearn.callback import FitCallback
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.metrics import get_scorer, log_loss
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklse import SoftmaxRegression, SoftmaxRegressionCV
+
+TIGHT = 1e-8  # every fit well below the agreement tolerances below
+CS = np.logspace(-2, 2, 5)
+
+
+def make_data(rng, n_classes=3, n_samples=150, n_features=4):
+    """Return standardised X and labels drawn from a softmax model (not separable)."""
+    X = rng.standard_normal((n_samples, n_features))
+    proba = softmax(X @ rng.standard_normal((n_classes, n_features)).T, axis=1)
+    y = (rng.random((n_samples, 1)) > np.cumsum(proba, axis=1)).sum(axis=1)
+    return X, np.minimum(y, n_classes - 1)
+
+
+def onehot_gradient(X, y, n_classes, s):
+    """``(P0 - Y)^T diag(s) X`` at the weighted class shares, in float64."""
+    Y = np.eye(n_classes)[y]
+    shares = (s @ Y) / s.sum()
+    return (shares - Y).T @ (s[:, None] * np.asarray(X, dtype=np.float64))
+
+
+# The default (L2) path. An L1 path fails check_sample_weight_equivalence by ~1e-6 in
+# predict_proba, within tol: L-BFGS-B on the split L1 problem amplifies the round-off
+# between weighted and repeated rows, as it does for SoftmaxRegression(C=2,
+# l1_ratio=1); L1 paths are tested against GridSearchCV below.
+@parametrize_with_checks([SoftmaxRegressionCV()])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_matches_grid_search_of_softmax_regression(rng, class_weight):
+    X, y = make_data(rng)
+    folds = list(StratifiedKFold(4, shuffle=True, random_state=0).split(X, y))
+    ratios = (0.0, 0.5)
+    tight = {"tol": TIGHT, "max_iter": 1000, "class_weight": class_weight}
+    cv = SoftmaxRegressionCV(Cs=CS, l1_ratios=ratios, cv=folds, **tight).fit(X, y)
+    search = GridSearchCV(
+        SoftmaxRegression(**tight),
+        {"C": CS, "l1_ratio": ratios},
+        cv=folds,
+        scoring="neg_log_loss",
+    ).fit(X, y)
+    results = search.cv_results_
+    # ParameterGrid varies l1_ratio fastest: (C, l1_ratio) row-major.
+    for k in range(len(folds)):
+        grid_scores = results[f"split{k}_test_score"].reshape(len(CS), len(ratios))
+        assert_allclose(cv.scores_[k], grid_scores.T, rtol=0, atol=1e-6)
+    assert (cv.C_, cv.l1_ratio_) == (
+        search.best_params_["C"],
+        search.best_params_["l1_ratio"],
+    )
+    best = search.best_estimator_
+    assert_allclose(cv.coef_, best.coef_, rtol=1e-4, atol=1e-6)
+    assert_allclose(cv.intercept_, best.intercept_, rtol=1e-4, atol=1e-6)
+    # The fold models are SoftmaxRegression's, fitted there from scratch.
+    train = folds[1][0]
+    model = SoftmaxRegression(C=CS[3], l1_ratio=0.5, **tight).fit(X[train], y[train])
+    assert_allclose(cv.coefs_paths_[1, 1, 3, :, :-1], model.coef_, rtol=1e-4, atol=1e-6)
+    assert_allclose(cv.coefs_paths_[1, 1, 3, :, -1], model.intercept_, atol=1e-6)
+
+
+def test_warm_started_path_takes_fewer_iterations_than_cold_fits(rng):
+    X, y = make_data(rng)
+    folds = list(StratifiedKFold(4).split(X, y))
+    cv = SoftmaxRegressionCV(Cs=CS, cv=folds, tol=TIGHT).fit(X, y)
+    cold = sum(
+        SoftmaxRegression(C=C, tol=TIGHT).fit(X[train], y[train]).n_iter_[0]
+        for C in CS
+        for train, _ in folds
+    )
+    assert cv.n_iter_.sum() < 0.9 * cold
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_matches_logistic_regression_cv(rng, fit_intercept):
+    X, y = make_data(rng, n_classes=4, n_samples=200)
+    folds = list(StratifiedKFold(5).split(X, y))
+    common = {"Cs": CS, "cv": folds, "scoring": "neg_log_loss", "max_iter": 1000}
+    cv = SoftmaxRegressionCV(tol=TIGHT, fit_intercept=fit_intercept, **common)
+    cv.fit(X, y)
+    lr = LogisticRegressionCV(
+        l1_ratios=(0.0,),
+        tol=1e-10,
+        fit_intercept=fit_intercept,
+        use_legacy_attributes=False,
+        **common,
+    ).fit(X, y)
+    assert cv.scores_.shape == lr.scores_.shape == (5, 1, len(CS))
+    assert_allclose(cv.scores_, lr.scores_, rtol=0, atol=1e-6)
+    assert cv.C_ == lr.C_ and cv.l1_ratio_ == lr.l1_ratio_
+    assert cv.coefs_paths_.shape == lr.coefs_paths_.shape
+    assert_allclose(cv.coefs_paths_, lr.coefs_paths_, rtol=1e-4, atol=1e-5)
+    assert_allclose(cv.coef_, lr.coef_, rtol=1e-4, atol=1e-6)
+    assert_allclose(cv.intercept_, lr.intercept_, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_l1_grid_starts_at_the_last_all_zero_model(rng, fit_intercept):
+    X, y = make_data(rng)
+    s = rng.uniform(0.5, 2.0, size=len(y))
+    ratios = (0.25, 1.0)
+    cv = SoftmaxRegressionCV(Cs=6, l1_ratios=ratios, fit_intercept=fit_intercept)
+    cv.fit(X, y, sample_weight=s)
+    if fit_intercept:
+        expected = np.max(np.abs(onehot_gradient(X, y, 3, s)))
+    else:  # the zero model: uniform probabilities
+        Y = np.eye(3)[y]
+        expected = np.max(np.abs((1 / 3 - Y).T @ (s[:, None] * X)))
+    assert_allclose(cv.Cs_[:, 0], np.array(ratios) / expected, rtol=1e-12)
+    assert_allclose(cv.Cs_[:, -1] / cv.Cs_[:, 0], 1e4, rtol=1e-12)
+    for ratio, C in zip(ratios, cv.Cs_[:, 0], strict=True):
+        params = {"l1_ratio": ratio, "tol": 1e-10, "fit_intercept": fit_intercept}
+        below = SoftmaxRegression(C=C * (1 - 1e-6), **params).fit(X, y, s)
+        above = SoftmaxRegression(C=C * 1.01, **params).fit(X, y, s)
+        assert np.count_nonzero(below.coef_) == 0
+        assert np.count_nonzero(above.coef_) > 0
+
+
+def test_ridge_grid_is_glmnets(rng):
+    X, y = make_data(rng)
+    cv = SoftmaxRegressionCV(Cs=4, cv=3).fit(X, y)
+    start = 1e-3 / np.max(np.abs(onehot_gradient(X, y, 3, np.ones(len(y)))))
+    assert_allclose(cv.Cs_, [start * np.array([1, 10 ** (4 / 3), 10 ** (8 / 3), 1e4])])
+
+
+def test_attribute_layout(rng):
+    X, y = make_data(rng, n_features=3)
+    cv = SoftmaxRegressionCV(Cs=4, l1_ratios=(0.0, 0.5, 1.0), cv=3).fit(X, y)
+    assert cv.Cs_.shape == cv.mean_scores_.shape == cv.std_errors_.shape == (3, 4)
+    assert cv.scores_.shape == cv.n_iter_.shape == (3, 3, 4)
+    assert cv.coefs_paths_.shape == (3, 3, 4, 3, 3 + 1)
+    assert_allclose(cv.mean_scores_, cv.scores_.mean(axis=0))
+    assert_allclose(cv.std_errors_, np.std(cv.scores_, axis=0, ddof=1) / np.sqrt(3))
+    assert_array_equal(cv.l1_ratios_, [0.0, 0.5, 1.0])
+    m, j = cv.best_index_
+    assert cv.mean_scores_[m, j] == cv.mean_scores_.max()
+    assert (cv.C_, cv.l1_ratio_) == (cv.Cs_[m, j], cv.l1_ratios_[m])
+    assert isinstance(cv.C_, float) and isinstance(cv.l1_ratio_, float)
+    assert np.all(np.diff(cv.Cs_, axis=1) > 0)
+
+
+def test_one_standard_error_rule(rng):
+    X, y = make_data(rng, n_samples=120)
+    Cs = np.logspace(-3, 3, 13)
+    folds = list(StratifiedKFold(5).split(X, y))
+    best = SoftmaxRegressionCV(Cs=Cs, cv=folds).fit(X, y)
+    cv = SoftmaxRegressionCV(Cs=Cs, cv=folds, select="1se").fit(X, y)
+    assert_array_equal(cv.scores_, best.scores_)
+    mean = cv.scores_[:, 0].mean(axis=0)
+    top = np.argmax(mean)
+    se = cv.scores_[:, 0, top].std(ddof=1) / np.sqrt(5)
+    within = np.flatnonzero(mean >= mean[top] - se)
+    assert cv.C_ == Cs[within[0]] < best.C_ == Cs[top]
+    refit = SoftmaxRegression(C=cv.C_).fit(X, y)
+    assert_allclose(cv.coef_, refit.coef_, rtol=1e-3, atol=1e-4)
+
+
+def test_sample_weight_in_fits_and_scores(rng):
+    X, y = make_data(rng)
+    s = rng.uniform(0.0, 3.0, size=len(y))
+    folds = list(StratifiedKFold(3).split(X, y))
+    cv = SoftmaxRegressionCV(Cs=CS, cv=folds, tol=TIGHT).fit(X, y, sample_weight=s)
+    train, test = folds[2]
+    model = SoftmaxRegression(C=CS[1], tol=TIGHT).fit(X[train], y[train], s[train])
+    expected = -log_loss(y[test], model.predict_proba(X[test]), sample_weight=s[test])
+    assert_allclose(cv.scores_[2, 0, 1], expected, rtol=1e-6)
+    refit = SoftmaxRegression(C=cv.C_, tol=TIGHT).fit(X, y, s)
+    assert_allclose(cv.coef_, refit.coef_, rtol=1e-5, atol=1e-7)
+
+
+def test_metadata_routing_groups_and_sample_weight(rng):
+    X, y = make_data(rng)
+    groups = np.arange(len(y)) % 5
+    s = rng.uniform(0.5, 2.0, size=len(y))
+    folds = list(GroupKFold(5).split(X, y, groups))
+    by_folds = SoftmaxRegressionCV(Cs=CS, cv=folds).fit(X, y, sample_weight=s)
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = get_scorer("accuracy").set_score_request(sample_weight=True)
+        routed = SoftmaxRegressionCV(Cs=CS, cv=GroupKFold(5))
+        routed.set_fit_request(sample_weight=True).fit(X, y, groups=groups)
+        weighted = SoftmaxRegressionCV(Cs=CS, cv=GroupKFold(5), scoring=scorer)
+        weighted.set_fit_request(sample_weight=True)
+        weighted.fit(X, y, groups=groups, sample_weight=s)
+    unweighted = SoftmaxRegressionCV(Cs=CS, cv=folds).fit(X, y)
+    assert_array_equal(routed.scores_, unweighted.scores_)
+    accuracy = clone(by_folds).set_params(scoring="accuracy").fit(X, y, sample_weight=s)
+    assert_array_equal(weighted.scores_, accuracy.scores_)
+
+
+def test_groups_without_routing_raise(rng):
+    X, y = make_data(rng)
+    with pytest.raises(ValueError, match="groups"):
+        SoftmaxRegressionCV(cv=GroupKFold(3)).fit(X, y, groups=np.arange(len(y)))
+
+
+def test_training_fold_missing_a_class(rng):
+    X, y = make_data(rng)
+    y[:4], y[4:][y[4:] == 3] = 3, 0  # class 3 only in the first test fold
+    cv = SoftmaxRegressionCV(Cs=CS, cv=KFold(5)).fit(X, y)
+    assert cv.coefs_paths_.shape[3] == 4
+    assert np.all(np.isfinite(cv.scores_))
+    # The first fold never saw class 3 and gives it a small probability.
+    coef = cv.coefs_paths_[0, 0, 2]
+    proba = softmax(X[:4] @ coef[:, :-1].T + coef[:, -1], axis=1)
+    assert np.all(proba[:, 3] < 0.05)
+    assert cv.predict_proba(X).shape == (len(y), 4)
+
+
+def test_one_class_in_a_training_fold_raises(rng):
+    X, y = make_data(rng, n_samples=60)
+    y[:] = 0
+    y[:10] = 1  # the first fold's training rows are all of class 0
+    with pytest.raises(ValueError, match="needs samples of at least 2 classes; got"):
+        SoftmaxRegressionCV(cv=KFold(6)).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"Cs": []}, "Cs must be a positive int or a non-empty 1-D array"),
+        ({"Cs": [1.0, -1.0]}, r"Cs must be positive; got \[1.0, -1.0\]"),
+        ({"Cs": [1.0, np.nan]}, "Cs must be a positive int or a non-empty"),
+        ({"Cs": 0}, "'Cs' parameter of SoftmaxRegressionCV must be"),
+        ({"l1_ratios": []}, "l1_ratios must be a non-empty 1-D array of numbers"),
+        ({"l1_ratios": [0.5, 1.5]}, r"in \[0, 1\]; got \[0.5, 1.5\]"),
+        ({"l1_ratios": [0.5], "solver": "newton-cg"}, "does not support l1_ratio"),
+        ({"select": "max"}, "'select' parameter of SoftmaxRegressionCV must be"),
+        ({"select": "1se", "cv": [(np.arange(30), np.arange(30, 60))]}, "2 folds"),
+    ],
+)
+def test_bad_parameters_raise(rng, params, match):
+    X, y = make_data(rng, n_samples=60)
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegressionCV(**params).fit(X, y)
+
+
+def test_sparse_and_float32_give_the_same_path(rng):
+    X, y = make_data(rng)
+    folds = list(StratifiedKFold(3).split(X, y))
+    dense = SoftmaxRegressionCV(Cs=CS, cv=folds, tol=TIGHT).fit(X, y)
+    csr = SoftmaxRegressionCV(Cs=CS, cv=folds, tol=TIGHT).fit(sp.csr_matrix(X), y)
+    assert_allclose(csr.scores_, dense.scores_, rtol=1e-7)
+    assert_allclose(csr.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
+    f32 = SoftmaxRegressionCV(Cs=CS, cv=folds, tol=1e-4).fit(X.astype(np.float32), y)
+    assert f32.coefs_paths_.dtype == f32.coef_.dtype == np.float32
+    assert f32.predict_proba(X.astype(np.float32)).dtype == np.float32
+    assert_allclose(f32.scores_, dense.scores_, rtol=1e-3)
+
+
+def test_refit_false_keeps_the_mean_fold_model(rng):
+    X, y = make_data(rng)
+    cv = SoftmaxRegressionCV(Cs=CS, cv=3, refit=False).fit(X, y)
+    mean = cv.coefs_paths_[:, *cv.best_index_].mean(axis=0)
+    assert_allclose(cv.coef_, mean[:, :-1])
+    assert_allclose(cv.intercept_, mean[:, -1])
+
+
+def test_n_jobs_gives_the_same_fit_and_bounds_block_threads(rng, monkeypatch):
+    X, y = make_data(rng)
+    one = SoftmaxRegressionCV(Cs=CS, cv=4).fit(X, y)
+    seen = []
+    loss = SoftmaxRegression._loss
+
+    def spy(self, X, y_encoded, n_classes, sample_weight, n_threads=None):
+        seen.append(n_threads)
+        return loss(self, X, y_encoded, n_classes, sample_weight, n_threads)
+
+    monkeypatch.setattr(SoftmaxRegression, "_loss", spy)
+    monkeypatch.setattr("sklse._cv.effective_n_threads", lambda: 4)
+    two = SoftmaxRegressionCV(Cs=CS, cv=4, n_jobs=2).fit(X, y)
+    assert_array_equal(two.scores_, one.scores_)
+    assert_array_equal(two.coef_, one.coef_)
+    assert seen[:4] == [2, 2, 2, 2]  # 4 threads shared by 2 jobs; then the refit
+
+
+class Recorder(FitCallback):
+    """Record each hook's task path and the model's coef_ where it has one."""
+
+    def __init__(self):
+        self.events = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def _record(self, hook, context, fitted_estimator):
+        path = []
+        while context is not None:
+            path.append((context.task_name, context.task_id))
+            context = context.parent
+        model = None if fitted_estimator is None else fitted_estimator.coef_.copy()
+        self.events.append((hook, tuple(reversed(path)), model))
+
+    def on_fit_task_begin(self, estimator, context, *, fitted_estimator=None):
+        self._record("begin", context, fitted_estimator)
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        self._record("end", context, fitted_estimator)
+
+
+def test_callbacks_follow_the_path(rng):
+    X, y = make_data(rng)
+    recorder = Recorder()
+    cv = SoftmaxRegressionCV(Cs=3, l1_ratios=(0.0, 1.0), cv=2)
+    cv.set_callbacks(recorder).fit(X, y)
+    ends = [event for event in recorder.events if event[0] == "end"]
+    names = [tuple(name for name, _ in path) for _, path, _ in ends]
+    points = [("fit", "fold-path", "path-point")] * 6
+    assert names == points + [("fit", "fold-path")] + points + [
+        ("fit", "fold-path"),
+        ("fit", "refit"),
+        ("fit",),
+    ]
+    # Each point's model is the fold's model there (coef_ without intercept).
+    for index, (_, _, coef) in enumerate(ends[7:13]):
+        m, j = divmod(index, 3)
+        assert_allclose(coef, cv.coefs_paths_[1, m, j, :, :-1])
+    assert_allclose(ends[-2][2], cv.coef_)
+
+
+def test_progress_bar_over_the_path(rng):
+    pytest.importorskip("rich")
+    from sklearn.callback import ProgressBar
+
+    X, y = make_data(rng)
+    cv = SoftmaxRegressionCV(Cs=3, cv=2).set_callbacks(ProgressBar()).fit(X, y)
+    assert cv.coef_.shape == (3, X.shape[1])
+
+
+def test_not_converged_warns_once(rng):
+    X, y = make_data(rng)
+    with pytest.warns(ConvergenceWarning, match=r"of 16 fits \(path and refit\)"):
+        SoftmaxRegressionCV(Cs=CS, cv=3, max_iter=1).fit(X, y)
+
+
+def test_score_uses_scoring_and_two_classes(rng):
+    X, y = make_data(rng, n_classes=2)
+    cv = SoftmaxRegressionCV(Cs=CS, cv=3).fit(X, y)
+    assert cv.coef_.shape == (2, X.shape[1])
+    assert cv.score(X, y) == get_scorer("neg_log_loss")(cv, X, y)
+    accuracy = clone(cv).set_params(scoring=None).fit(X, y)
+    assert accuracy.score(X, y) == np.mean(accuracy.predict(X) == y)
+
+
+def test_verbose_prints_one_line_per_point(rng, capsys):
+    X, y = make_data(rng)
+    SoftmaxRegressionCV(Cs=CS, cv=2, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 * len(CS)
+    assert lines[0].startswith("[SoftmaxRegressionCV] C=0.01 l1_ratio=0:")

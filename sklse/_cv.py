@@ -498,19 +498,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             sample_weight,
             self._path_scorer(score_params),
             score_params,
-            max(
-                1,
-                effective_n_threads() // min(effective_n_jobs(self.n_jobs), len(folds)),
-            ),
+            self._block_threads(len(folds)),
         )
-        fold_contexts = [
-            context.subcontext(task_name="fold-path", max_subtasks=self.Cs_.size)
-            for _ in folds
-        ]
-        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fold_path)(path, train, test, fold_context)
-            for (train, test), fold_context in zip(folds, fold_contexts, strict=True)
-        )
+        results = self._fold_paths(path, folds, context)
         converged = self._set_path(results)
         self._choose()
         converged = np.append(
@@ -520,6 +510,25 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             self._warn_not_converged_path(converged)
         context.call_on_fit_task_end(reconstruction_attributes={}, **task_data)
         return self
+
+    def _block_threads(self, n_folds):
+        """Return the block threads of each fold's fits: the cores over the jobs."""
+        n_jobs = min(effective_n_jobs(self.n_jobs), n_folds)
+        return max(1, effective_n_threads() // n_jobs)
+
+    def _fold_paths(self, path, folds, context):
+        """Return :func:`_fold_path` of every fold, in ``n_jobs`` joblib threads.
+
+        The folds' callback contexts are made here, in order, before the jobs run.
+        """
+        fold_contexts = [
+            context.subcontext(task_name="fold-path", max_subtasks=self.Cs_.size)
+            for _ in folds
+        ]
+        return Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_fold_path)(path, train, test, fold_context)
+            for (train, test), fold_context in zip(folds, fold_contexts, strict=True)
+        )
 
     def _check_l1_ratios(self):
         """Return ``l1_ratios`` as an array, checked against the solver."""

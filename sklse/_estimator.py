@@ -64,7 +64,7 @@ def _on_array_api(X):
 
     As in LogisticRegression: numpy and sparse X stay on the numpy path.
     """
-    xp, is_array_api = get_namespace(X)
+    _, is_array_api = get_namespace(X)
     return is_array_api and array_namespace(X) is not None
 
 

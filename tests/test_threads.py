@@ -151,7 +151,8 @@ def test_joblib_threads_leave_blas_as_found(two_blas_threads):
 
 @pytest.mark.parametrize("backend", ["loky", "multiprocessing"])
 def test_fits_in_worker_processes_equal_fits_in_this_one(backend, two_blas_threads):
-    # loky starts fresh worker processes; joblib's multiprocessing backend forks them.
+    # loky starts fresh worker processes; joblib's multiprocessing backend forks them
+    # (multiprocessing's default start method on Linux before Python 3.14).
     X, y = PROBLEMS["digits"]
     grid = {"C": [0.01, 0.1]}
     search = GridSearchCV(SoftmaxRegression(max_iter=20), grid, cv=3)

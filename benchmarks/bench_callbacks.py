@@ -56,7 +56,6 @@ def fit_without_callbacks(model, X, y):
     X, classes, loss = model._make_loss(X, y, None)
     solver = model._solver_for(X, loss)
     start = model._start(classes, X.shape[1])
-    model.classes_ = classes
     result = minimize(
         loss,
         start,
@@ -65,7 +64,7 @@ def fit_without_callbacks(model, X, y):
         max_iter=model.max_iter,
         verbose=model.verbose,
     )
-    model._set_fitted(result, loss, X.dtype)
+    model._set_fitted(result, loss, X.dtype, classes)
     return model
 
 

@@ -1,8 +1,11 @@
 """The one place that touches private APIs of the libraries sklse builds on."""
 
 import inspect
+from contextlib import contextmanager
+from functools import cache
 
 import numpy as np
+import threadpoolctl
 from scipy.sparse import _sparsetools
 from sklearn import config_context
 from sklearn.externals import array_api_compat
@@ -25,6 +28,8 @@ numpy_namespace = array_api_compat.numpy
 
 __all__ = [
     "array_namespace",
+    "blas_pools",
+    "changing_blas_limits",
     "check_same_namespace",
     "check_sample_weight",
     "effective_n_threads",
@@ -55,6 +60,41 @@ def array_namespace(a):
     if array_api_compat.is_numpy_array(a) or not array_api_compat.is_array_api_obj(a):
         return None
     return array_api_compat.array_namespace(a)
+
+
+# threadpoolctl >= 3.8 keeps one controller, rebuilt when modules are imported (a new
+# BLAS may have come with them); before, one scan (~0.5 ms) made once.
+_controller = getattr(threadpoolctl, "get_cached_controller", None) or cache(
+    threadpoolctl.ThreadpoolController
+)
+
+
+def blas_pools():
+    """Return threadpoolctl's controllers of the BLAS libraries loaded now."""
+    return _controller().select(user_api="blas").lib_controllers
+
+
+@contextmanager
+def changing_blas_limits():
+    """Change BLAS limits in this block as a ``with threadpool_limits()`` block would.
+
+    threadpoolctl >= 3.8 lets one thread at a time set the limit of an OpenBLAS whose
+    pool is process-wide (pthreads): the first to set it takes control, other
+    threads' calls silently do nothing, and control is released when that thread's
+    outermost ``with`` block ends; ``limit()`` called without ``with`` never releases
+    it. Inside this block the thread takes control if it is free, and gives it back
+    at the end unless one of its own enclosing blocks still holds it (the private
+    per-thread count those blocks keep). Before 3.8 any thread sets any limit.
+    """
+    ownership = getattr(threadpoolctl, "CONTROLLING_THREAD_OWNERSHIP", None)
+    if ownership is None:
+        yield
+        return
+    ownership.increment()
+    try:
+        yield
+    finally:
+        ownership.decrement()
 
 
 def effective_n_threads():

@@ -1,5 +1,6 @@
 """SoftmaxRegression: the scikit-learn estimator on top of the loss and solvers."""
 
+import functools
 import sys
 import warnings
 from numbers import Integral, Real
@@ -30,6 +31,7 @@ from sklse._loss import SoftmaxLoss, useful_threads
 from sklse._numerics import log_softmax, softmax
 from sklse._objective import _pack, _unpack
 from sklse._solvers import SOLVERS, minimize
+from sklse._threads import one_blas_thread
 
 
 def _validate_data(estimator, *args, xp=np, **kwargs):
@@ -121,6 +123,40 @@ def _check_weight_sum(total):
             "The weights (sample_weight times class_weight) must have a positive "
             f"sum; got {total!r}: at least one sample needs a positive weight."
         )
+
+
+def _is_fitted_attribute(name):
+    """Whether ``name`` is a fitted attribute by ``check_is_fitted``'s rule."""
+    return name.endswith("_") and not name.startswith("__")
+
+
+def _whole_fit(fit):
+    """Decorate ``fit``: one BLAS thread throughout; if it raises, attributes as before.
+
+    Every evaluation of the fit runs under :func:`sklse._threads.one_blas_thread`, so
+    that its results do not depend on the BLAS thread count that the rest of the
+    process happens to set. ``validate_data`` sets ``n_features_in_`` before the
+    solver runs, and a KeyboardInterrupt can end a fit anywhere: a fit that raises
+    leaves the fitted attributes (names ending in ``_``) as it found them, so the
+    estimator is unfitted or as fitted before, never half-set.
+    """
+
+    @functools.wraps(fit)
+    def whole_fit(self, *args, **kwargs):
+        before = {
+            name: v for name, v in vars(self).items() if _is_fitted_attribute(name)
+        }
+        try:
+            with one_blas_thread():
+                return fit(self, *args, **kwargs)
+        except BaseException:
+            attributes = vars(self)
+            for name in [name for name in attributes if _is_fitted_attribute(name)]:
+                del attributes[name]
+            attributes.update(before)
+            raise
+
+    return whole_fit
 
 
 class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
@@ -262,6 +298,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     @with_callbacks
+    @_whole_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the model to training data.
 
@@ -298,7 +335,6 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 "'newton-cg' or 'trust-ncg'."
             )
         start = self._start(classes, X.shape[1])
-        self.classes_ = classes  # after _start (warm start compares classes_)
         # One sub-task per solver iteration; max_iter=0 makes the fit task a leaf.
         context = self._init_callback_context(max_subtasks=self.max_iter)
         task_data = {"X": X, "y": y, "metadata": metadata}
@@ -312,14 +348,12 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             # None without callbacks: the solver path is then the one without them.
             on_iteration=(
-                self._on_iteration(context, loss, start, solver, task_data)
+                self._on_iteration(context, loss, start, solver, task_data, classes)
                 if hasattr(self, "_skl_callbacks")
                 else None
             ),
         )
-        self._set_fitted(result, loss, X.dtype)
-        if isinstance(loss, ArrayAPISoftmaxLoss):  # fitted attributes where X is
-            self.n_iter_ = loss.fitted_array(self.n_iter_, np.int32)
+        self._set_fitted(result, loss, X.dtype, classes)
         if not (result.converged or result.interrupted):  # a stop asked for: no warning
             self._warn_not_converged(result, solver)
         context.call_on_fit_task_end(
@@ -348,8 +382,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return "lbfgs"
         return "newton-cg" if sp.issparse(X) else "auto"
 
-    def _set_fitted(self, result, loss, dtype):
-        """Set the fitted attributes from the solver's ``result``."""
+    def _set_fitted(self, result, loss, dtype, classes):
+        """Set the fitted attributes from the solver's ``result``, all at once.
+
+        They are put where the loss's data is (X's namespace and device).
+        """
         coef, intercept = self._coef_intercept(result.params, loss)
         # objective_ is F of the returned (centred) model. Iterates from a centred
         # start stay centred up to round-off, and then F is the solver's last value;
@@ -359,13 +396,18 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         if moved <= np.sqrt(np.finfo(np.float64).eps) * np.max(
             np.abs(params), initial=0.0
         ):
-            self.objective_ = loss.scale * result.value
+            objective = loss.scale * result.value
         else:
-            self.objective_ = loss.objective(params)
-        self.coef_ = loss.fitted_array(coef, dtype)
-        self.intercept_ = loss.fitted_array(intercept, dtype)
-        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        self.gradient_norm_ = result.gradient_norm
+            objective = loss.objective(params)
+        # One update of the instance dict: no attribute is set without the others.
+        vars(self).update(
+            classes_=classes,
+            coef_=loss.fitted_array(coef, dtype),
+            intercept_=loss.fitted_array(intercept, dtype),
+            n_iter_=loss.fitted_array(np.array([result.n_iter]), np.int32),
+            objective_=objective,
+            gradient_norm_=result.gradient_norm,
+        )
 
     def _has_l1(self):
         """Whether the objective has an L1 term (C = inf has no penalty at all)."""
@@ -389,7 +431,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return coef.astype(dtype), np.zeros(loss.n_classes, dtype=dtype)
         return coef.astype(dtype), (intercept - intercept.mean()).astype(dtype)
 
-    def _on_iteration(self, context, loss, start, solver, task_data):
+    def _on_iteration(self, context, loss, start, solver, task_data, classes):
         """Return :func:`minimize`'s ``on_iteration``: one callback sub-task per step.
 
         Each call opens the iteration's sub-context and calls begin (model at the
@@ -408,6 +450,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             def attributes():
                 coef, intercept = self._coef_intercept(params, loss)
                 return {
+                    "classes_": classes,
                     "coef_": loss.fitted_array(coef, dtype),
                     "intercept_": loss.fitted_array(intercept, dtype),
                 }
@@ -571,8 +614,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 "larger tol, or if the gradient is large, scale the features (e.g. "
                 "with StandardScaler)."
             )
-        # Frames: this method, fit, with_callbacks' wrapper, then the caller of fit.
-        warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=4)
+        # Frames: this method, fit, _whole_fit's and with_callbacks' wrappers, then the
+        # caller of fit.
+        warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=5)
 
     def _sample_weight(self, X, y_encoded, classes, sample_weight):
         """Return the checked sample weights times the class weights, or None."""

@@ -12,15 +12,14 @@ scipy's own tests are set to agree with it or to be stricter (``ftol=0`` for L-B
 checks the max-norm after each iteration and stops scipy through ``StopIteration``.
 """
 
-import threading
-from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg, optimize
 from scipy.sparse import linalg as sparse_linalg
-from threadpoolctl import ThreadpoolController
+
+from sklse._threads import one_blas_thread
 
 __all__ = ["SOLVERS", "SolverResult"]
 
@@ -534,33 +533,6 @@ SOLVERS = {
 }
 
 
-_blas = {"lock": threading.Lock(), "users": 0, "limiter": None, "controller": None}
-
-
-@contextmanager
-def _one_blas_thread():
-    """Limit every BLAS pool to one thread while any fit in this process runs.
-
-    threadpoolctl's limit is process-wide and restores what it found on exit, so
-    fits overlapping in threads would restore out of order and leave BLAS at one
-    thread: the first fit in sets the limit, the last one out restores it. The
-    controller scans the loaded libraries (~3 ms) once.
-    """
-    with _blas["lock"]:
-        if _blas["users"] == 0:
-            if _blas["controller"] is None:
-                _blas["controller"] = ThreadpoolController()
-            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
-        _blas["users"] += 1
-    try:
-        yield
-    finally:
-        with _blas["lock"]:
-            _blas["users"] -= 1
-            if _blas["users"] == 0:
-                _blas["limiter"].restore_original_limits()
-
-
 def minimize(
     loss,
     params,
@@ -616,7 +588,7 @@ def minimize(
     # A start that already meets tol (a warm start) takes no iteration, whatever the
     # solver (scipy's Newton-CG would take one).
     if max_iter > 0 and not monitor.measure(x)[1] <= tol:
-        with _one_blas_thread():
+        with one_blas_thread():
             result = SOLVERS[solver](x, monitor, max_iter)
         x, message = result.x, str(result.message)
         if problem.keeps_best and monitor.answer is not None:

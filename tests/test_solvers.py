@@ -236,28 +236,3 @@ def test_verbose_prints_each_iteration(rng, capsys, solver):
     silent = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=1e-6)
     assert capsys.readouterr().out == ""
     assert_array_equal(silent.params, result.params)
-
-
-def test_threaded_fits_restore_blas_threads():
-    # threadpoolctl's limit is process-wide; overlapping fits must not leave BLAS
-    # at one thread after they end (exits out of order restored the wrong value).
-    from threadpoolctl import threadpool_info
-
-    from sklse._solvers import _one_blas_thread
-
-    before = [
-        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
-    ]
-    first, second = _one_blas_thread(), _one_blas_thread()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)  # out of order
-    inside = [
-        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
-    ]
-    second.__exit__(None, None, None)
-    after = [
-        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
-    ]
-    assert all(n == 1 for n in inside)
-    assert after == before

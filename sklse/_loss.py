@@ -333,7 +333,7 @@ def block_hessian(block, fit_intercept):
     -------
     hessian : ndarray of shape (n_classes * d~, n_classes * d~), float64
         Its upper triangle (the lower may be left 0, as syrk leaves it):
-        :meth:`SoftmaxLoss._params_layout` mirrors the sum once.
+        :meth:`SoftmaxLoss._params_layout` mirrors and reorders the sum.
     """
     X = _dense_rows(block.X).astype(np.float64, copy=False)
     if fit_intercept:
@@ -345,8 +345,11 @@ def block_hessian(block, fit_intercept):
         weighted, root = proba * weight, proba * np.sqrt(weight)
     n_classes, width = proba.shape[1], X.shape[1]
     if n_classes == 2:  # diag(p) - p p^T = p_0 p_1 [[1, -1], [-1, 1]]: one GEMM
-        M = (X * (weighted[:, :1] * proba[:, 1:])).T @ X
-        return np.block([[M, -M], [-M, M]])
+        gram = (X * (weighted[:, :1] * proba[:, 1:])).T @ X
+        hessian = np.zeros((2 * width, 2 * width))
+        hessian[:width, :width] = hessian[width:, width:] = gram
+        hessian[:width, width:] = -gram
+        return hessian
     A = (root[:, :, np.newaxis] * X[:, np.newaxis, :]).reshape(len(X), -1)
     # syrk on A.T (F-contiguous view of the C-contiguous A): -A^T A, upper triangle.
     hessian = blas.dsyrk(-1.0, A.T, trans=0)
@@ -502,11 +505,13 @@ class SoftmaxLoss(ScaledObjective):
     def _params_layout(self, hessian):
         """Return the symmetric Hessian, in the order of ``params``, of the upper
         triangle of the summed :func:`block_hessian` s (class-major order)."""
+        hessian = np.triu(hessian)
+        hessian += np.triu(hessian, 1).T  # exactly symmetric
+        if not self.fit_intercept:  # class-major is params' order
+            return hessian
         n_classes, n_dof = self.n_classes, self.n_dof
         width = n_dof // n_classes  # features, plus 1 for the intercept
-        n_features = width - int(self.fit_intercept)
-        hessian = np.triu(hessian)
-        hessian += np.triu(hessian, 1).T
+        n_features = width - 1
         # params holds W row by row, then b: class-major index k * width + j of each.
         order = np.arange(n_dof).reshape(n_classes, width)
         order = np.concatenate(

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg, optimize
+from scipy.linalg import lapack
 from scipy.sparse import linalg as sparse_linalg
 
 from sklse._threads import one_blas_thread
@@ -403,11 +404,13 @@ def _cholesky_solver(loss):
         scale = np.mean(np.diag(hessian)) / n_classes
         for entries in flat:
             hessian[np.ix_(entries, entries)] += scale
-        try:
-            factor = linalg.cho_factor(hessian, overwrite_a=True, check_finite=False)
-            return linalg.cho_solve(factor, -gradient, check_finite=False)
-        except linalg.LinAlgError:  # not positive definite in floating point
-            return linalg.lstsq(hessian, -gradient, check_finite=False)[0]
+        # LAPACK's Cholesky directly: cho_factor / cho_solve's checks and wrappers
+        # cost as much as the factorisation of a small Hessian.
+        factor, info = lapack.dpotrf(hessian)
+        if info == 0:
+            return lapack.dpotrs(factor, -gradient)[0]
+        # not positive definite in floating point: the least-squares step
+        return linalg.lstsq(hessian, -gradient, check_finite=False)[0]
 
     return solve
 

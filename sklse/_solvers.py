@@ -465,7 +465,7 @@ def _then_newton(result, monitor, max_iter, solve=_cg_solver, **options):
 _MAX_DENSE_DOF = 2048  # a dense Hessian of at most 32 MiB
 
 
-_WINDOW = 10  # L-BFGS iterations over which its rate of progress is measured
+_WINDOW = 10  # L-BFGS iterations before its rate of progress is judged
 _NEWTON_STEPS = 8  # Newton steps assumed to reach tol from where L-BFGS gives way
 
 
@@ -487,18 +487,19 @@ def _newton_pays(monitor, cost, max_iter):
     """Whether L-BFGS should give way to newton-cholesky after this iteration.
 
     L-BFGS's rate is the fall of ``log max|grad f|`` (best so far) per iteration
-    over the last 10; at that rate it needs ``log(grad / tol) / rate`` more. It
+    since its first; at that rate it needs ``log(grad / tol) / rate`` more. It
     gives way when that is more than 8 Newton steps cost, or more than the
-    iterations left (then only Newton can meet tol within max_iter). Unscaled
-    features stall L-BFGS (rate ~0) and it gives way after 10 iterations;
-    standardised ones converge before the rule ever fires.
+    iterations left (then only Newton can meet tol within max_iter); never before
+    10 iterations or with fewer than 8 left. The rate since the first iteration,
+    not over the last few, so that a plateau of a few iterations (common on
+    well-conditioned problems too) does not trigger it; unscaled features stall
+    L-BFGS from the start and it gives way after 10 iterations.
     """
     history, tol = monitor.history, monitor.tol
     done = len(history)
     if done < _WINDOW or max_iter - done < _NEWTON_STEPS:
         return False
-    rate = np.log(history[-_WINDOW - 1 if done > _WINDOW else 0] / history[-1])
-    rate /= min(_WINDOW, done - 1)
+    rate = np.log(history[0] / history[-1]) / (done - 1)
     with np.errstate(divide="ignore"):  # tol = 0: never met, Newton decides
         needed = np.log(history[-1] / tol) / rate if rate > 0 else np.inf
     return needed > min(_NEWTON_STEPS * cost, max_iter - done)

@@ -153,3 +153,33 @@ def test_newton_cholesky_rejects_an_l1_term():
     X, y, _ = PROBLEMS["iris-C1"]
     with pytest.raises(ValueError, match="solver='newton-cholesky' does not support"):
         SoftmaxRegression(solver="newton-cholesky", l1_ratio=0.5).fit(X, y)
+
+
+def _standardized():
+    X, y = datasets.load_digits(return_X_y=True)
+    yield pytest.param(X, y, id="digits")  # a plateau of max|grad| at iterations 19-29
+    X, y = datasets.make_classification(
+        5000, 20, n_informative=8, n_classes=3, random_state=0
+    )
+    yield pytest.param(X, y, id="5000x20")
+
+
+@pytest.mark.parametrize("X, y", _standardized())
+def test_auto_is_lbfgs_on_standardized_data(X, y):
+    # Well-conditioned problems whose Hessian is not small (wine and breast_cancer
+    # start with newton-cholesky) converge before L-BFGS would give way to Newton.
+    X = StandardScaler().fit_transform(X)
+    auto = SoftmaxRegression().fit(X, y)
+    lbfgs = SoftmaxRegression(solver="lbfgs").fit(X, y)
+    assert_array_equal(auto.coef_, lbfgs.coef_)
+    assert auto.n_iter_[0] == lbfgs.n_iter_[0] > 10
+
+
+def test_auto_gives_way_to_newton_on_unscaled_digits():
+    X, y = datasets.load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = SoftmaxRegression().fit(X, y)  # lbfgs alone warns at max_iter=100
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge after 100"):
+        SoftmaxRegression(solver="lbfgs").fit(X, y)
+    assert model.n_iter_[0] < 100

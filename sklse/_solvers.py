@@ -338,8 +338,11 @@ def _newton(x, monitor, max_iter, solve, *, decrement=False):
         done = optimality <= tol and -0.5 * slope <= tol
         found = _line_search(monitor, params, step, sign, slope, (value, optimality))
         if found is None:
-            if not done:
-                message = "no Newton step decreases f or its gradient (float64 floor)"
+            message = (
+                "tol reached"
+                if done
+                else "no Newton step decreases f or its gradient (float64 floor)"
+            )
             break
         params, x, value, optimality = found
         try:

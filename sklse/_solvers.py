@@ -321,36 +321,33 @@ def _newton(x, monitor, max_iter, solve, *, decrement=False):
     ``solve(params, free, gradient)`` returns the step ``-H^-1 gradient`` on the
     ``free`` entries (0 elsewhere); :func:`_line_search` takes it or a fraction.
     With ``decrement``, the fit also needs the Newton decrement ``1/2 g^T H^-1 g``
-    (a second-order estimate of ``f - f*``) to be at most ``tol``, as
-    LogisticRegression's newton-cholesky: on ill-conditioned problems a small
-    gradient does not mean a small gap. Stops when no step makes progress (the
-    float64 floor), or after ``max_iter`` steps.
+    of the last step (a second-order estimate of ``f - f*`` where it was taken,
+    which the step then squares) to be at most ``tol``, as LogisticRegression's
+    newton-cholesky: on ill-conditioned problems a small gradient does not mean a
+    small gap. Stops when no step makes progress (the float64 floor), or after
+    ``max_iter`` steps.
     """
     problem, tol = monitor.problem, monitor.tol
     value, optimality = monitor.measure(x)
     params, message = problem.to_params(x), "max_iter reached"
+    last_decrement = np.inf if decrement else 0.0
     for _ in range(max_iter):
-        if optimality <= tol and not decrement:
+        if optimality <= tol and last_decrement <= tol:
             return optimize.OptimizeResult(x=x, message="tol reached")
         free, gradient, sign = problem.newton_system(x, monitor(x)[1])
         step = solve(params, free, gradient)
         slope = float(gradient @ step)  # < 0: -slope is the squared decrement
-        done = optimality <= tol and -0.5 * slope <= tol
         found = _line_search(monitor, params, step, sign, slope, (value, optimality))
         if found is None:
-            message = (
-                "tol reached"
-                if done
-                else "no Newton step decreases f or its gradient (float64 floor)"
-            )
+            message = "no Newton step decreases f or its gradient (float64 floor)"
             break
         params, x, value, optimality = found
+        if decrement:
+            last_decrement = -0.5 * slope
         try:
             monitor.record(x, answer=True)
         except StopIteration:
             break
-        if done:  # the step is paid for: taking it squares the gap, one evaluation
-            return optimize.OptimizeResult(x=x, message="tol reached")
     return optimize.OptimizeResult(x=x, message=message)
 
 

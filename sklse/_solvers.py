@@ -187,7 +187,7 @@ class _Monitor:
         self.last = self.iterate = None  # (x, value, grad)
         self.answer = None  # x of the iterate the solver would return now
         self.best = self.answer_optimality = np.inf  # f and optimality there
-        self.history = []  # answer_optimality after each iteration
+        self.history = []  # the smallest answer_optimality so far, per iteration
         self.give_way = None  # callable(monitor): stop scipy to switch solver
         self.gave_way = False
 
@@ -227,7 +227,7 @@ class _Monitor:
         if answer or not self.problem.keeps_best or value <= self.best:
             self.answer, self.best = self.iterate[0], value
             self.answer_optimality = optimality
-        self.history.append(self.answer_optimality)
+        self.history.append(min(self.history[-1:] + [self.answer_optimality]))
         if self.verbose:
             print(
                 f"[{self.solver}] iter {self.n_iter:4d}  "
@@ -489,7 +489,9 @@ def _newton_pays(monitor, cost, max_iter):
     gives way when that is more than 8 Newton steps cost, or more than the
     iterations left (then only Newton can meet tol within max_iter). Unscaled
     features stall L-BFGS (rate ~0) and it gives way after 10 iterations;
-    standardised ones converge before the rule ever fires.
+    standardised ones converge before the rule ever fires. Best so far
+    (``monitor.history``): L-BFGS's gradient is not monotone, and a rate read off
+    the last iterates would take a bump of it for a stall.
     """
     history, tol = monitor.history, monitor.tol
     done = len(history)

@@ -251,7 +251,37 @@ class _Monitor:
 
 
 def _lbfgs(params, monitor, max_iter):
-    return _then_newton(_run_lbfgs(params, monitor, max_iter), monitor, max_iter)
+    result = _then_newton(_run_lbfgs(params, monitor, max_iter), monitor, max_iter)
+    if monitor.problem.bounds is not None and _small_hessian(monitor.loss):
+        return _orthant_newton(result, monitor, max_iter)
+    return result
+
+
+def _orthant_newton(result, monitor, max_iter):
+    """End an L1 fit with newton-cholesky steps on the orthant of its answer.
+
+    L-BFGS-B stops anywhere within ``tol`` of the optimum, and equivalent problems
+    (integer weights against repeated rows) differ by rounding that its line
+    searches and bound hits amplify into answers ``tol`` apart. Once its answer
+    has the optimum's signs, f is smooth on their orthant and the optimum is its
+    Newton solution there: steps until the Newton decrement is below ``tol``, the
+    last one paid for (:func:`_newton`), end where quadratic convergence puts
+    equivalent problems within rounding of each other, as newton-cholesky does
+    without an L1 term. Only where a dense Hessian is cheap (:func:`_small_hessian`).
+    """
+    x = result.x if monitor.answer is None else monitor.answer
+    remaining = max_iter - monitor.n_iter
+    met = (monitor.answer_optimality, monitor.best)
+    if monitor.interrupted or remaining <= 0 or not met[0] <= monitor.tol:
+        return optimize.OptimizeResult(x=x, message=result.message)
+    solve = _cholesky_solver(monitor.loss)
+    polished = _newton(x, monitor, remaining, solve, decrement=True)
+    if monitor.answer_optimality <= monitor.tol or monitor.interrupted:
+        return polished
+    # The signs were not yet the optimum's (a step freed or zeroed coefficients)
+    # and Newton found no way back within tol: L-BFGS-B's answer stands.
+    monitor.answer, (monitor.answer_optimality, monitor.best) = x, met
+    return optimize.OptimizeResult(x=x, message=result.message)
 
 
 def _run_lbfgs(params, monitor, max_iter):
@@ -346,7 +376,9 @@ def _newton(x, monitor, max_iter, solve, *, decrement=False):
             monitor.record(x, answer=True)
         except StopIteration:
             break
-        if done:  # the step is paid for: taking it squares the gap, one evaluation
+        # The step is paid for: taking it squares the gap, one evaluation. (On an
+        # orthant a step that frees or zeroes coefficients can leave tol: go on.)
+        if done and optimality <= tol:
             return optimize.OptimizeResult(x=x, message="tol reached")
     return optimize.OptimizeResult(x=x, message=message)
 
@@ -380,13 +412,15 @@ def _line_search(monitor, params, step, sign, slope, at):
 
 
 def _cholesky_solver(loss):
-    """Return a ``solve`` for :func:`_newton` on the dense Hessian (no L1 term).
+    """Return a ``solve`` for :func:`_newton` on the dense Hessian.
 
     f does not change when one vector is added to every class's intercept (and,
     without a penalty, to every class's coefficients): the Hessian is singular
     along those directions ``u``, and the gradient orthogonal to them. Adding
     ``c * u u^T`` makes it positive definite without changing the step on the
-    other directions, i.e. the step is the least-squares one.
+    other directions, i.e. the step is the least-squares one. With an L1 term the
+    step is on the ``free`` entries (:meth:`_SplitL1.newton_system`), and a ``u``
+    of coefficients is added only where all its entries are free.
     """
     n_classes, n_dof = loss.n_classes, loss.n_dof
     width = n_dof // n_classes
@@ -403,12 +437,22 @@ def _cholesky_solver(loss):
         hessian = loss.hessian(params)
         scale = np.mean(np.diag(hessian)) / n_classes
         for entries in flat:
-            hessian[np.ix_(entries, entries)] += scale
+            if free is None or free[entries].all():
+                hessian[np.ix_(entries, entries)] += scale
+        mask = slice(None) if free is None else free
+        if free is not None:
+            hessian = hessian[np.ix_(free, free)]
+        step = np.zeros_like(params)
         try:
-            factor = linalg.cho_factor(hessian, overwrite_a=True, check_finite=False)
-            return linalg.cho_solve(factor, -gradient, check_finite=False)
+            factor = linalg.cho_factor(hessian, check_finite=False)
+            step[mask] = linalg.cho_solve(factor, -gradient[mask], check_finite=False)
         except linalg.LinAlgError:  # not positive definite in floating point
-            return linalg.lstsq(hessian, -gradient, check_finite=False)[0]
+            step[mask] = np.nan
+        # On an orthant with more free entries than the data's rank the Hessian is
+        # singular, and the factor of its rounding can give an ascent direction.
+        if not gradient[mask] @ step[mask] < 0:
+            step[mask] = linalg.lstsq(hessian, -gradient[mask], check_finite=False)[0]
+        return step
 
     return solve
 
@@ -505,6 +549,19 @@ def _newton_pays(monitor, cost, max_iter):
 
 
 _SMALL_HESSIAN = 2**22  # multiply-adds of a Hessian cheaper than ~10 L-BFGS steps
+
+
+def _small_hessian(loss):
+    """Whether ``loss`` has a dense Hessian of at most ``2**22`` multiply-adds.
+
+    ``n * n_dof * (n_dof / 2 + d~)`` (:func:`newton_cost`), well under a millisecond.
+    """
+    if not hasattr(loss, "hessian") or loss.n_dof > _MAX_DENSE_DOF:
+        return False
+    n_dof = loss.n_dof
+    return loss.n_samples * n_dof * (n_dof / 2 + n_dof / loss.n_classes) <= (
+        _SMALL_HESSIAN
+    )
 
 
 def _auto(params, monitor, max_iter):

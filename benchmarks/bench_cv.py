@@ -21,17 +21,12 @@ mean test score, so that a faster estimator that chose a worse point shows.
 """
 
 import argparse
-import datetime
-import platform
-import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegressionCV
@@ -40,7 +35,10 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_fit import dense_problem  # noqa: E402  (the same medium problem)
+from bench_fit import (  # noqa: E402  (the same medium problem and header)
+    dense_problem,
+    machine,
+)
 
 from sklse import SoftmaxRegression, SoftmaxRegressionCV  # noqa: E402
 
@@ -129,22 +127,6 @@ def run_problem(name, X, y, kind, repeats):
                 f"| {score:.5f} | {verdict} |"
             )
     return rows
-
-
-def machine():
-    """Return the CPU model, cores, caches and library versions, one line each."""
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        lscpu = ""
-    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
-    keys = ("Model name", "CPU(s)", "L1d cache", "L2 cache", "L3 cache")
-    cpu = "; ".join(f"{key}: {fields[key].strip()}" for key in keys if key in fields)
-    return (
-        f"{cpu or platform.processor()}\n\nPython {platform.python_version()}, "
-        f"numpy {np.__version__}, scipy {scipy.__version__}, scikit-learn "
-        f"{sklearn.__version__}; {datetime.date.today()}"
-    )
 
 
 def main():

@@ -42,6 +42,7 @@ from sklse._estimator import (
     _encode_labels,
     _validate_data,
 )
+from sklse._numerics import softmax
 from sklse._objective import _pack
 from sklse._solvers import minimize
 
@@ -146,36 +147,68 @@ def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof):
     The first point of a path starts from the first point of the previous
     l1_ratio's path (zeros for the first path), the others from the point before.
     On an L2 path (``l1_ratio = 0``), smooth in log C, the start from the third
-    point on is the secant extrapolation of the last two in log C, often within
-    ``tol`` on the flat end of the path. An L1 path has kinks where coefficients
-    leave zero, which a secant crosses (and L-BFGS-B then can stall). The rule
-    compares no objectives, so that paths equal in exact arithmetic (weights
-    against repeated rows) take the same starts.
+    point on is extrapolated from the last step (:func:`_path_step`). An L1 path
+    has kinks where coefficients leave zero, which an extrapolation crosses (and
+    L-BFGS-B then can stall). The rule compares no objectives, so that paths equal
+    in exact arithmetic (weights against repeated rows) take the same starts.
     """
     if j == 0:
         return solutions.get((m - 1, 0), np.zeros(n_dof))
     last = solutions[m, j - 1]
-    if j == 1 or l1_ratios[m] > 0 or not Cs[m, j - 2] < Cs[m, j - 1] < Cs[m, j]:
+    if j == 1 or l1_ratios[m] > 0 or np.isinf(Cs[m, j]):
         return last
-    if np.isinf(Cs[m, j]):
+    log_C = np.log(Cs[m, max(j - 3, 0) : j + 1])
+    if not np.all(np.diff(log_C) > 0):
         return last
-    before = solutions[m, j - 2]
-    step = np.log(Cs[m, j] / Cs[m, j - 1]) / np.log(Cs[m, j - 1] / Cs[m, j - 2])
-    return last + step * (last - before)
+    steps = [solutions[m, i] - solutions[m, i - 1] for i in range(max(j - 2, 1), j)]
+    return last + _path_step(steps, np.diff(log_C))
+
+
+def _path_step(steps, log_steps):
+    """Return the predicted change of the solution over the next step in log C.
+
+    ``steps`` holds the last one or two changes of the solution, ``log_steps``
+    the steps in log C before them and the next one. The prediction is the last
+    change at its speed per unit of log C (the secant), slowed by the ratio of the
+    last two speeds when that is below 1. A ridge path whose data are separable
+    grows about linearly in log C (ratio ~1: the secant); one that saturates
+    towards the unpenalised optimum, ``W(C) - W(inf) ~ 1 / C``, slows by
+    ``exp(-step)`` per step, where the secant would overshoot by ~the whole last
+    change and "no change" is closer. Never faster than the secant: as C grows
+    from its smallest values (``W ~ C``) the speed rises, but the path soon bends.
+    """
+    *_, last_step, next_step = log_steps
+    speed = np.linalg.norm(steps[-1]) / last_step
+    factor = next_step / last_step
+    if len(steps) == 2:
+        before = np.linalg.norm(steps[0]) / log_steps[0]
+        if speed < before:
+            mid_last = 0.5 * (log_steps[0] + last_step)
+            mid_next = 0.5 * (last_step + next_step)
+            factor *= (speed / before) ** (mid_next / mid_last)
+    return factor * steps[-1]
 
 
 def _fold_scorer(path, test):
     """Return ``score(model)``: the scorer on the fold's test rows.
 
     ``"neg_log_loss"`` encodes the test labels once per fold (see
-    :func:`sklse._compat.neg_log_loss`); any other scorer is called as it is.
+    :func:`sklse._compat.neg_log_loss`) and takes the model's probabilities as
+    ``predict_proba`` computes them, without its validation of ``X_test`` (rows of
+    the validated X) at every point; any other scorer is called as it is.
     """
     X_test, y_test = path.X[test], path.y_encoded[test]
     params = rows_of_params(path.X, path.score_params, test)
     if path.scorer is None:
         onehot = np.eye(len(path.estimator.classes_))[y_test]
         weight = params.get("sample_weight")
-        return lambda model: neg_log_loss(onehot, model.predict_proba(X_test), weight)
+
+        def score(model):
+            logits = np.asarray(X_test @ model.coef_.T)
+            logits += model.intercept_
+            return neg_log_loss(onehot, softmax(logits, out=logits), weight)
+
+        return score
     y_test = path.estimator.classes_[y_test]
     return lambda model: path.scorer(model, X_test, y_test, **params)
 

@@ -187,7 +187,7 @@ class _Monitor:
         self.last = self.iterate = None  # (x, value, grad)
         self.answer = None  # x of the iterate the solver would return now
         self.best = self.answer_optimality = np.inf  # f and optimality there
-        self.history = []  # answer_optimality after each iteration
+        self.history = []  # the smallest answer_optimality so far, per iteration
         self.give_way = None  # callable(monitor): stop scipy to switch solver
         self.gave_way = False
 
@@ -227,7 +227,7 @@ class _Monitor:
         if answer or not self.problem.keeps_best or value <= self.best:
             self.answer, self.best = self.iterate[0], value
             self.answer_optimality = optimality
-        self.history.append(self.answer_optimality)
+        self.history.append(min(self.history[-1:] + [self.answer_optimality]))
         if self.verbose:
             print(
                 f"[{self.solver}] iter {self.n_iter:4d}  "
@@ -251,7 +251,37 @@ class _Monitor:
 
 
 def _lbfgs(params, monitor, max_iter):
-    return _then_newton(_run_lbfgs(params, monitor, max_iter), monitor, max_iter)
+    result = _then_newton(_run_lbfgs(params, monitor, max_iter), monitor, max_iter)
+    if monitor.problem.bounds is not None and _small_hessian(monitor.loss):
+        return _orthant_newton(result, monitor, max_iter)
+    return result
+
+
+def _orthant_newton(result, monitor, max_iter):
+    """End an L1 fit with newton-cholesky steps on the orthant of its answer.
+
+    L-BFGS-B stops anywhere within ``tol`` of the optimum, and equivalent problems
+    (integer weights against repeated rows) differ by rounding that its line
+    searches and bound hits amplify into answers ``tol`` apart. Once its answer
+    has the optimum's signs, f is smooth on their orthant and the optimum is its
+    Newton solution there: steps until the decrement of the last one is below
+    ``tol**2`` (:func:`_newton`) end where quadratic convergence puts equivalent
+    problems within rounding of each other. Only where a dense Hessian is cheap
+    (:func:`_small_hessian`).
+    """
+    x = result.x if monitor.answer is None else monitor.answer
+    remaining = max_iter - monitor.n_iter
+    met = (monitor.answer_optimality, monitor.best)
+    if monitor.interrupted or remaining <= 0 or not met[0] <= monitor.tol:
+        return optimize.OptimizeResult(x=x, message=result.message)
+    solve = _cholesky_solver(monitor.loss)
+    polished = _newton(x, monitor, remaining, solve, decrement=monitor.tol**2)
+    if monitor.answer_optimality <= monitor.tol or monitor.interrupted:
+        return polished
+    # The signs were not yet the optimum's (a step freed or zeroed coefficients)
+    # and Newton found no way back within tol: L-BFGS-B's answer stands.
+    monitor.answer, (monitor.answer_optimality, monitor.best) = x, met
+    return optimize.OptimizeResult(x=x, message=result.message)
 
 
 def _run_lbfgs(params, monitor, max_iter):
@@ -315,24 +345,24 @@ _HALVINGS = 40  # step halvings before a Newton step is given up: 2**-40 ~ 1e-12
 _ARMIJO = 1e-4  # sufficient decrease: f falls by >= 1e-4 of the linear model's fall
 
 
-def _newton(x, monitor, max_iter, solve, *, decrement=False):
+def _newton(x, monitor, max_iter, solve, *, decrement=None):
     """Newton steps from ``x`` until ``max|grad f| <= tol``; scipy-like result.
 
     ``solve(params, free, gradient)`` returns the step ``-H^-1 gradient`` on the
     ``free`` entries (0 elsewhere); :func:`_line_search` takes it or a fraction.
-    With ``decrement``, the fit also needs the Newton decrement ``1/2 g^T H^-1 g``
-    of the last step (a second-order estimate of ``f - f*`` where it was taken,
-    which the step then squares) to be at most ``tol``, as LogisticRegression's
-    newton-cholesky: on ill-conditioned problems a small gradient does not mean a
-    small gap. Stops when no step makes progress (the float64 floor), or after
-    ``max_iter`` steps.
+    With ``decrement`` (a float), the fit also needs the Newton decrement ``1/2
+    g^T H^-1 g`` of the last step (a second-order estimate of ``f - f*`` where it
+    was taken, which the step then squares) to be at most ``decrement``:
+    LogisticRegression's newton-cholesky's test with ``tol``, because on
+    ill-conditioned problems a small gradient does not mean a small gap. Stops
+    when no step makes progress (the float64 floor), or after ``max_iter`` steps.
     """
     problem, tol = monitor.problem, monitor.tol
     value, optimality = monitor.measure(x)
     params, message = problem.to_params(x), "max_iter reached"
-    last_decrement = np.inf if decrement else 0.0
+    last_decrement, decrement = (0.0, 0.0) if decrement is None else (np.inf, decrement)
     for _ in range(max_iter):
-        if optimality <= tol and last_decrement <= tol:
+        if optimality <= tol and last_decrement <= decrement:
             return optimize.OptimizeResult(x=x, message="tol reached")
         free, gradient, sign = problem.newton_system(x, monitor(x)[1])
         step = solve(params, free, gradient)
@@ -342,8 +372,7 @@ def _newton(x, monitor, max_iter, solve, *, decrement=False):
             message = "no Newton step decreases f or its gradient (float64 floor)"
             break
         params, x, value, optimality = found
-        if decrement:
-            last_decrement = -0.5 * slope
+        last_decrement = -0.5 * slope
         try:
             monitor.record(x, answer=True)
         except StopIteration:
@@ -380,13 +409,15 @@ def _line_search(monitor, params, step, sign, slope, at):
 
 
 def _cholesky_solver(loss):
-    """Return a ``solve`` for :func:`_newton` on the dense Hessian (no L1 term).
+    """Return a ``solve`` for :func:`_newton` on the dense Hessian.
 
     f does not change when one vector is added to every class's intercept (and,
     without a penalty, to every class's coefficients): the Hessian is singular
     along those directions ``u``, and the gradient orthogonal to them. Adding
     ``c * u u^T`` makes it positive definite without changing the step on the
-    other directions, i.e. the step is the least-squares one.
+    other directions, i.e. the step is the least-squares one. With an L1 term the
+    step is on the ``free`` entries (:meth:`_SplitL1.newton_system`), and a ``u``
+    of coefficients is added only where all its entries are free.
     """
     n_classes, n_dof = loss.n_classes, loss.n_dof
     width = n_dof // n_classes
@@ -403,14 +434,23 @@ def _cholesky_solver(loss):
         hessian = loss.hessian(params)
         scale = np.mean(np.diag(hessian)) / n_classes
         for entries in flat:
-            hessian[np.ix_(entries, entries)] += scale
+            if free is None or free[entries].all():
+                hessian[np.ix_(entries, entries)] += scale
+        mask = slice(None) if free is None else free
+        if free is not None:
+            hessian = hessian[np.ix_(free, free)]
+        step = np.zeros_like(params)
         # LAPACK's Cholesky directly: cho_factor / cho_solve's checks and wrappers
         # cost as much as the factorisation of a small Hessian.
         factor, info = lapack.dpotrf(hessian)
         if info == 0:
-            return lapack.dpotrs(factor, -gradient)[0]
-        # not positive definite in floating point: the least-squares step
-        return linalg.lstsq(hessian, -gradient, check_finite=False)[0]
+            step[mask] = lapack.dpotrs(factor, -gradient[mask])[0]
+        # Not positive definite in floating point, or, on an orthant with more free
+        # entries than the data's rank, a singular Hessian whose factor of rounding
+        # gives an ascent direction: the least-squares step.
+        if info != 0 or not gradient[mask] @ step[mask] < 0:
+            step[mask] = linalg.lstsq(hessian, -gradient[mask], check_finite=False)[0]
+        return step
 
     return solve
 
@@ -442,7 +482,8 @@ def _cg_solver(loss):
 
 
 def _newton_cholesky(x, monitor, max_iter):
-    return _newton(x, monitor, max_iter, _cholesky_solver(monitor.loss), decrement=True)
+    solve = _cholesky_solver(monitor.loss)
+    return _newton(x, monitor, max_iter, solve, decrement=monitor.tol)
 
 
 def _then_newton(result, monitor, max_iter, solve=_cg_solver, **options):
@@ -490,10 +531,10 @@ def _newton_pays(monitor, cost, max_iter):
     since its first; at that rate it needs ``log(grad / tol) / rate`` more. It
     gives way when that is more than 8 Newton steps cost, or more than the
     iterations left (then only Newton can meet tol within max_iter); never before
-    10 iterations or with fewer than 8 left. The rate since the first iteration,
-    not over the last few, so that a plateau of a few iterations (common on
-    well-conditioned problems too) does not trigger it; unscaled features stall
-    L-BFGS from the start and it gives way after 10 iterations.
+    10 iterations or with fewer than 8 left. Best so far (``monitor.history``) and
+    since the first iteration: L-BFGS's gradient is not monotone, and a plateau of
+    a few iterations (common on well-conditioned problems too) is not a stall;
+    unscaled features stall L-BFGS from the start and it gives way after 10.
     """
     history, tol = monitor.history, monitor.tol
     done = len(history)
@@ -506,6 +547,19 @@ def _newton_pays(monitor, cost, max_iter):
 
 
 _SMALL_HESSIAN = 2**22  # multiply-adds of a Hessian cheaper than ~10 L-BFGS steps
+
+
+def _small_hessian(loss):
+    """Whether ``loss`` has a dense Hessian of at most ``2**22`` multiply-adds.
+
+    ``n * n_dof * (n_dof / 2 + d~)`` (:func:`newton_cost`), well under a millisecond.
+    """
+    if not hasattr(loss, "hessian") or loss.n_dof > _MAX_DENSE_DOF:
+        return False
+    n_dof = loss.n_dof
+    return loss.n_samples * n_dof * (n_dof / 2 + n_dof / loss.n_classes) <= (
+        _SMALL_HESSIAN
+    )
 
 
 def _auto(params, monitor, max_iter):
@@ -525,7 +579,12 @@ def _auto(params, monitor, max_iter):
     monitor.give_way = partial(_newton_pays, cost=cost, max_iter=max_iter)
     result = _run_lbfgs(params, monitor, max_iter)
     monitor.give_way = None
-    return _then_newton(result, monitor, max_iter, _cholesky_solver, decrement=True)
+    # Where L-BFGS gave way the problem is ill-conditioned and its gradient says
+    # little of the gap: Newton ends at the square of tol (about one step more).
+    decrement = monitor.tol**2
+    return _then_newton(
+        result, monitor, max_iter, _cholesky_solver, decrement=decrement
+    )
 
 
 SOLVERS = {

@@ -21,6 +21,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedK
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklse import SoftmaxRegression, SoftmaxRegressionCV
+from sklse._cv import _warm_start
 
 TIGHT = 1e-8  # every fit well below the agreement tolerances below
 CS = np.logspace(-2, 2, 5)
@@ -41,11 +42,18 @@ def onehot_gradient(X, y, n_classes, s):
     return (shares - Y).T @ (s[:, None] * np.asarray(X, dtype=np.float64))
 
 
-# The default (L2) path. An L1 path fails check_sample_weight_equivalence by ~1e-6 in
-# predict_proba, within tol: L-BFGS-B on the split L1 problem amplifies the round-off
-# between weighted and repeated rows, as it does for SoftmaxRegression(C=2,
-# l1_ratio=1); L1 paths are tested against GridSearchCV below.
-@parametrize_with_checks([SoftmaxRegressionCV()])
+# The default (L2) path and an elastic-net one: on the checks' small data every L1
+# point ends with Newton steps on its orthant, so weighted and repeated rows give
+# the same path up to rounding (check_sample_weight_equivalence). The L1 path has
+# a given grid: the data-driven one starts at the all-zero model, which on the
+# balanced iris of check_non_transformer_estimators_n_iter is the zero start itself
+# (0 iterations, where the check asks for at least 1).
+@parametrize_with_checks(
+    [
+        SoftmaxRegressionCV(),
+        SoftmaxRegressionCV(Cs=(0.01, 0.1, 1.0, 10.0, 100.0), l1_ratios=(0.5,)),
+    ]
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -80,6 +88,48 @@ def test_matches_grid_search_of_softmax_regression(rng, class_weight):
     model = SoftmaxRegression(C=CS[3], l1_ratio=0.5, **tight).fit(X[train], y[train])
     assert_allclose(cv.coefs_paths_[1, 1, 3, :, :-1], model.coef_, rtol=1e-4, atol=1e-6)
     assert_allclose(cv.coefs_paths_[1, 1, 3, :, -1], model.intercept_, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "log_C",
+    [np.linspace(-4, 4, 6), np.array([-3.0, -2.5, -1.0, 0.0, 2.0, 2.5])],
+    ids=["uniform", "uneven"],
+)
+def test_ridge_warm_start_follows_a_path_linear_in_log_C(rng, log_C):
+    # A separable problem's ridge path grows about linearly in log C: the start
+    # is the secant extrapolation, exact on such a path whatever the grid.
+    a, b = rng.standard_normal((2, 7))
+    Cs, solutions = np.exp(log_C)[np.newaxis], {}
+    for j, u in enumerate(log_C):
+        if j >= 2:
+            start = _warm_start(solutions, Cs, np.zeros(1), 0, j, 7)
+            assert_allclose(start, a + b * u, rtol=1e-12, atol=1e-12)
+        solutions[0, j] = a + b * u
+
+
+def test_ridge_warm_start_follows_a_saturating_path(rng):
+    # Without separation the path tends to the unpenalised optimum, W(C) - W(inf)
+    # ~ 1 / C: on a log-spaced grid each change is the last one times C_j-1 / C_j,
+    # which the start predicts from the ratio of the last two changes, where the
+    # secant would predict the last change again.
+    W_inf, a = rng.standard_normal((2, 7))
+    Cs, solutions = np.logspace(-1, 4, 6)[np.newaxis], {}
+    for j, C in enumerate(Cs[0]):
+        start = _warm_start(solutions, Cs, np.zeros(1), 0, j, 7)
+        if j >= 3:
+            assert_allclose(start, W_inf - a / C, rtol=1e-12, atol=1e-12)
+        solutions[0, j] = W_inf - a / C
+
+
+def test_ridge_warm_start_is_never_faster_than_the_secant(rng):
+    # Where the path speeds up (W ~ C at the smallest C) the start is the secant's.
+    a = rng.standard_normal(7)
+    Cs = np.logspace(-4, 0, 5)[np.newaxis]
+    solutions = {(0, j): a * C for j, C in enumerate(Cs[0][:3])}
+    secant = 2 * solutions[0, 2] - solutions[0, 1]
+    assert_allclose(_warm_start(solutions, Cs, np.zeros(1), 0, 3, 7), secant)
+    # L1 paths (kinks where coefficients leave 0) start from the point before.
+    assert_array_equal(_warm_start(solutions, Cs, np.ones(1), 0, 3, 7), a * Cs[0, 2])
 
 
 def test_warm_started_path_takes_fewer_iterations_than_cold_fits(rng):

@@ -196,6 +196,44 @@ def test_integer_weights_equal_repeated_rows():
     assert_allclose(weighted.objective_, repeated.objective_, rtol=1e-10)
 
 
+def check_style_data():
+    """sklearn's check_sample_weight_equivalence data: 15 x 30, 3 classes, weights."""
+    rng = np.random.RandomState(42)
+    X, y = rng.rand(15, 30), rng.randint(0, 3, size=15)
+    return X, y, rng.randint(0, 5, size=15)
+
+
+@pytest.mark.parametrize("C", [1.0, 10.0])
+def test_small_l1_fits_at_default_tol_equal_repeated_rows_to_rounding(C):
+    # L-BFGS-B alone stops anywhere within tol = 1e-4: weighted and repeated rows
+    # ended ~1e-6 apart in probability, F up to ~1e-4 above its optimum. Newton
+    # steps on the orthant of its answer converge quadratically: both end at the
+    # optimum up to the square of that gap and to rounding.
+    X, y, weights = check_style_data()
+    params = dict(C=C, l1_ratio=0.5)
+    weighted = SoftmaxRegression(**params).fit(X, y, sample_weight=weights)
+    repeated = SoftmaxRegression(**params).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    assert weighted.gradient_norm_ <= 1e-4 and repeated.gradient_norm_ <= 1e-4
+    assert_array_equal(weighted.coef_ != 0, repeated.coef_ != 0)
+    assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-9, atol=1e-12)
+    tight = SoftmaxRegression(**params, tol=1e-10, max_iter=10000)
+    tight.fit(X, y, sample_weight=weights)
+    assert_allclose(weighted.objective_, tight.objective_, rtol=1e-7)
+
+
+def test_orthant_newton_never_undoes_a_converged_l1_fit():
+    # Here the L-BFGS-B answer at tol has other signs than the optimum; Newton
+    # steps on its orthant free and zero coefficients and stall above tol. The
+    # fit keeps the answer that met tol, without a warning.
+    X, y, weights = check_style_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = SoftmaxRegression(C=100.0, l1_ratio=1.0).fit(X, y, weights)
+    assert model.gradient_norm_ <= model.tol
+
+
 def test_class_weight_is_sample_weight_per_class():
     X, y = make_data()
     class_weight = {0: 0.5, 1: 2.0, 2: 1.0}

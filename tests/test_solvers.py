@@ -236,3 +236,33 @@ def test_verbose_prints_each_iteration(rng, capsys, solver):
     silent = minimize(loss, np.zeros(loss.n_dof), solver=solver, tol=1e-6)
     assert capsys.readouterr().out == ""
     assert_array_equal(silent.params, result.params)
+
+
+def _count_hessians(loss):
+    """Make ``loss.hessian`` count its calls; return the list it appends to."""
+    calls, hessian = [], loss.hessian
+
+    def counted(params):
+        calls.append(1)
+        return hessian(params)
+
+    loss.hessian = counted
+    return calls
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_auto_gives_way_to_newton_where_lbfgs_stalls_only(scaled):
+    # L-BFGS's gradient is not monotone: on standardised digits at C=1 it rises
+    # ~5x near its 20th iteration, which a rate read off the last iterate took for
+    # a stall (two dense Hessians, each about as costly as the whole L-BFGS fit).
+    # Unscaled digits do stall L-BFGS: there the dense Newton steps must come.
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X) if scaled else X
+    loss = SoftmaxLoss(X, y, 10, None, C=1.0)
+    calls = _count_hessians(loss)
+    result = minimize(loss, np.zeros(loss.n_dof), solver="auto", tol=1e-4)
+    assert result.converged
+    assert (len(calls) == 0) == scaled

@@ -1,7 +1,9 @@
 """Cross-validated paths: SoftmaxRegressionCV against LogisticRegressionCV.
 
 Run ``python benchmarks/bench_cv.py --quick`` (under two minutes) or without
-``--quick`` for the full sizes. It prints a markdown table and saves it under
+``--quick`` for the full sizes (~40 minutes on 2 cores with ``--repeats 3``, most of
+it LogisticRegressionCV with default threads); ``--only`` and ``--one-thread`` run a
+part (the file name says which). It prints a markdown table and saves it under
 ``benchmarks/results/`` with the machine (CPU model, cores, caches) and date.
 
 Method. 10 Cs (``np.logspace(-4, 4, 10)``, LogisticRegressionCV's grid, given to
@@ -99,17 +101,17 @@ def timed(model, X, y, limit):
         return time.perf_counter() - start
 
 
-def run_problem(name, X, y, kind, repeats):
+def run_problem(name, X, y, kind, repeats, settings):
     """Return the table rows of one problem: every estimator in both settings."""
     folds = list(StratifiedKFold(5).split(X, y))
     times, points = {}, {}
     for _ in range(repeats):
-        for setting, limit in SETTINGS.items():
+        for setting, limit in settings.items():
             for label, model in estimators(kind, folds).items():
                 times.setdefault((setting, label), []).append(timed(model, X, y, limit))
                 points[setting, label] = chosen(model)
     rows = []
-    for setting in SETTINGS:
+    for setting in settings:
         labels = [label for (where, label) in times if where == setting]
         reference = np.median(times[setting, labels[0]])
         best_reference = points[setting, labels[0]][2]
@@ -133,7 +135,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller problems")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--only", nargs="*", choices=("digits", "medium", "enet"), help="problems"
+    )
+    parser.add_argument(
+        "--one-thread", action="store_true", help='only the "1 thread" setting'
+    )
     args = parser.parse_args()
+    settings = {"1 thread": 1} if args.one_thread else SETTINGS
     repeats = args.repeats or (3 if args.quick else 5)
     header = (
         "| problem | penalty | setting | estimator | median s | ratio to LR CV "
@@ -142,10 +151,16 @@ def main():
     )
     rows = []
     for name, X, y, kind in problems(args.quick):
+        if args.only and (name if kind == "l2" else kind) not in args.only:
+            continue
         print(f"{name} {kind}: X {X.shape}, K = {len(np.unique(y))}", flush=True)
-        rows += run_problem(name, X, y, kind, repeats)
-        print("\n".join(rows[-(len(SETTINGS) * 3) :]), flush=True)
+        rows += run_problem(name, X, y, kind, repeats, settings)
+        print("\n".join(rows[-(len(settings) * 3) :]), flush=True)
     mode = "quick" if args.quick else "full"
+    if args.only:
+        mode += "-" + "-".join(args.only)
+    if args.one_thread:
+        mode += "-1-thread"
     report = (
         f"# bench_cv ({mode})\n\n{machine()}\n\nrepeats: {repeats}, interleaved; "
         f"10 Cs x 5 folds, neg_log_loss\n\n{header}\n" + "\n".join(rows) + "\n"

@@ -108,7 +108,7 @@ def data_driven_grid(gradient, l1_ratios, n_Cs):
 
 
 class _Path(NamedTuple):
-    """What the folds' paths share; read-only in the workers."""
+    """What the folds' paths share; read-only in the workers but for ``stop``."""
 
     estimator: object  # the SoftmaxRegressionCV: settings, callbacks
     X: object  # validated, (n_samples, n_features)
@@ -117,6 +117,7 @@ class _Path(NamedTuple):
     scorer: object  # None: the "neg_log_loss" scorer, see _fold_scorer
     score_params: dict  # scorer metadata, one entry per row of X
     n_threads: int  # block threads of each fold's loss
+    stop: list  # non-empty once a callback asked to stop: the folds' one shared state
 
 
 def _fold_loss(path, train):
@@ -220,13 +221,30 @@ def _point_model(estimator, n_features):
     return model
 
 
+def _empty_path(estimator, n_features, dtype):
+    """Return the arrays of a fold's path before any point is fitted.
+
+    ``coefs`` and ``scores`` NaN, ``n_iter`` 0, ``converged`` True (a point not
+    fitted, after a callback's stop, is not a fit that failed).
+    """
+    Cs = estimator.Cs_
+    columns = n_features + int(estimator.fit_intercept)
+    coefs = np.full(Cs.shape + (len(estimator.classes_), columns), np.nan, dtype)
+    scores, n_iter = np.full(Cs.shape, np.nan), np.zeros(Cs.shape, dtype=np.int32)
+    return coefs, scores, n_iter, np.ones(Cs.shape, dtype=bool)
+
+
 def _fold_path(path, train, test, context):
     """Fit and score every point of the grid on one fold, from the smallest C up.
 
     Returns ``coefs`` (n_l1_ratios, n_Cs, n_classes, n_features + intercept) in X's
-    dtype, ``scores``, ``n_iter`` and ``converged``, each (n_l1_ratios, n_Cs).
+    dtype, ``scores``, ``n_iter`` and ``converged``, each (n_l1_ratios, n_Cs). Once
+    a callback has asked to stop (``path.stop``), no further point is fitted.
     """
     estimator = path.estimator
+    fold = _empty_path(estimator, path.X.shape[1], path.X.dtype)
+    if path.stop:
+        return fold
     X, y, loss, point = _fold_loss(path, train)
     metadata = None
     if path.sample_weight is not None:
@@ -234,34 +252,47 @@ def _fold_path(path, train, test, context):
     task_data = {"estimator": estimator, "X": X, "y": estimator.classes_[y]}
     task_data["metadata"] = metadata
     context.call_on_fit_task_begin(**task_data)
-    Cs, l1_ratios = estimator.Cs_, estimator.l1_ratios_
-    model = _point_model(estimator, X.shape[1])
-    score = _fold_scorer(path, test)
-    columns = X.shape[1] + int(estimator.fit_intercept)
-    coefs = np.empty(Cs.shape + (len(estimator.classes_), columns), dtype=X.dtype)
-    scores, n_iter = np.empty(Cs.shape), np.zeros(Cs.shape, dtype=np.int32)
-    converged, solutions = np.zeros(Cs.shape, dtype=bool), {}
-    for m, j in np.ndindex(Cs.shape):
-        loss._set_penalty(X.shape[1], loss.sw_sum, Cs[m, j], l1_ratios[m])
-        start = _warm_start(solutions, Cs, l1_ratios, m, j, loss.n_dof)
+    fit = (point, loss, _point_model(estimator, X.shape[1]), _fold_scorer(path, test))
+    solutions = {}
+    for m, j in np.ndindex(estimator.Cs_.shape):
         point_context = context.subcontext(task_name="path-point")
-        result = _fit_point(point, loss, start, point_context, task_data)
-        solutions[m, j] = result.params
-        model.coef_, model.intercept_ = _in_dtype(
-            point._coef_intercept(result.params, loss), X.dtype
+        if _path_point(fit, (m, j), solutions, fold, (point_context, task_data)):
+            path.stop.append(True)
+        if path.stop:
+            break
+    if context.call_on_fit_task_end(**task_data):
+        path.stop.append(True)
+    return fold
+
+
+def _path_point(fit, index, solutions, fold, callback):
+    """Fit and score grid point ``index`` into ``fold``; return a callback's stop.
+
+    ``fit`` is ``(point, loss, model, score)``, ``callback`` the point's context
+    and the hooks' task data.
+    """
+    (point, loss, model, score), (m, j) = fit, index
+    estimator, X = callback[1]["estimator"], callback[1]["X"]
+    Cs, l1_ratios = estimator.Cs_, estimator.l1_ratios_
+    loss._set_penalty(X.shape[1], loss.sw_sum, Cs[m, j], l1_ratios[m])
+    start = _warm_start(solutions, Cs, l1_ratios, m, j, loss.n_dof)
+    result, stop = _fit_point(point, loss, start, *callback)
+    solutions[m, j] = result.params
+    model.coef_, model.intercept_ = _in_dtype(
+        point._coef_intercept(result.params, loss), X.dtype
+    )
+    coefs, scores, n_iter, converged = fold
+    scores[m, j] = score(model)
+    coefs[m, j, :, : X.shape[1]] = model.coef_
+    if estimator.fit_intercept:
+        coefs[m, j, :, -1] = model.intercept_
+    n_iter[m, j], converged[m, j] = result.n_iter, result.converged
+    if estimator.verbose:
+        print(
+            f"[SoftmaxRegressionCV] C={Cs[m, j]:.4g} l1_ratio={l1_ratios[m]:g}: "
+            f"{result.n_iter} iterations, score {scores[m, j]:.6g}"
         )
-        scores[m, j] = score(model)
-        coefs[m, j, :, : X.shape[1]] = model.coef_
-        if estimator.fit_intercept:
-            coefs[m, j, :, -1] = model.intercept_
-        n_iter[m, j], converged[m, j] = result.n_iter, result.converged
-        if estimator.verbose:
-            print(
-                f"[SoftmaxRegressionCV] C={Cs[m, j]:.4g} l1_ratio={l1_ratios[m]:g}: "
-                f"{result.n_iter} iterations, score {scores[m, j]:.6g}"
-            )
-    context.call_on_fit_task_end(**task_data)
-    return coefs, scores, n_iter, converged
+    return stop
 
 
 def _minimize_from(point, loss, start, X):
@@ -286,6 +317,7 @@ def _fit_point(point, loss, start, point_context, task_data):
     """Minimise ``loss`` from ``start`` as the callback (leaf) task ``point_context``.
 
     ``task_data`` holds the hooks' ``estimator``, ``X``, ``y`` and ``metadata``.
+    Returns the solver's result and whether a callback asked to stop at its end.
     """
     dtype = task_data["X"].dtype
 
@@ -300,10 +332,10 @@ def _fit_point(point, loss, start, point_context, task_data):
         reconstruction_attributes=model(start), **task_data
     )
     result = _minimize_from(point, loss, start, task_data["X"])
-    point_context.call_on_fit_task_end(
+    stop = point_context.call_on_fit_task_end(
         reconstruction_attributes=model(result.params), **task_data
     )
-    return result
+    return result, stop
 
 
 class SoftmaxRegressionCV(SoftmaxRegression):
@@ -415,7 +447,14 @@ class SoftmaxRegressionCV(SoftmaxRegression):
 
     :meth:`set_callbacks` takes scikit-learn's callbacks: the fit has one sub-task
     per fold and one for the refit; each fold's sub-tasks are its grid points, in
-    path order, whose model is the fold's at that point.
+    path order, whose model is the fold's at that point. A callback asking to stop
+    (``on_fit_task_end`` returning True) at a point or at a fold ends the path
+    there: no further point is fitted on any fold (folds running in other
+    processes finish theirs), those points have NaN ``scores_`` and
+    ``coefs_paths_`` and ``n_iter_`` 0, the choice is made among the points fitted
+    on every fold (on any fold if none is), and the model is the mean of the chosen
+    point's fold models, without refit and without a ConvergenceWarning for the
+    points not fitted.
 
     Examples
     --------
@@ -532,12 +571,15 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             self._path_scorer(score_params),
             score_params,
             self._block_threads(len(folds)),
+            [],
         )
         results = self._fold_paths(path, folds, context)
         converged = self._set_path(results)
         self._choose()
+        refit = self.refit and not path.stop  # a stop asked for: no refit either
         converged = np.append(
-            converged, self._fit_chosen(X, y_encoded, weight, context, task_data)
+            converged,
+            self._fit_chosen(X, y_encoded, weight, (context, task_data), refit),
         )
         if not converged.all():
             self._warn_not_converged_path(converged)
@@ -640,25 +682,33 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         return {}, score_params
 
     def _set_path(self, results):
-        """Set the path's attributes from the folds' results; return converged."""
+        """Set the path's attributes from the folds' results; return converged.
+
+        Points a callback's stop left unfitted (NaN scores) are left out of the
+        means and standard errors (NaN where no fold, or one, fitted them).
+        """
         coefs, scores, n_iter, converged = map(np.stack, zip(*results, strict=True))
         self.coefs_paths_, self.scores_, self.n_iter_ = coefs, scores, n_iter
-        n_folds = len(scores)
-        self.mean_scores_ = scores.mean(axis=0)
-        self.std_errors_ = np.full(self.mean_scores_.shape, np.nan)
-        if n_folds > 1:
-            self.std_errors_ = scores.std(axis=0, ddof=1) / np.sqrt(n_folds)
+        fitted = ~np.isnan(scores)
+        n_folds = fitted.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0: NaN, unfitted
+            self.mean_scores_ = np.where(fitted, scores, 0.0).sum(axis=0) / n_folds
+            squares = np.where(fitted, scores - self.mean_scores_, 0.0) ** 2
+            variance = squares.sum(axis=0) / (n_folds - 1)  # ddof=1
+            self.std_errors_ = np.sqrt(variance / n_folds)
         return converged.ravel()
 
     def _choose(self):
         """Set ``best_index_``, ``C_`` and ``l1_ratio_`` by the ``select`` rule.
 
         Ties go to the smallest C, then to the first l1_ratio (LogisticRegressionCV
-        and GridSearchCV's order).
+        and GridSearchCV's order). After a callback's stop, only the points fitted
+        on every fold compete (on any fold, when there are none).
         """
-        j, m = np.unravel_index(
-            np.argmax(self.mean_scores_.T), self.mean_scores_.T.shape
-        )
+        fitted = ~np.isnan(self.scores_)
+        candidate = fitted.all(axis=0) if fitted.all(axis=0).any() else fitted.any(0)
+        mean = np.where(candidate, self.mean_scores_, -np.inf)
+        j, m = np.unravel_index(np.argmax(mean.T), mean.T.shape)
         if self.select == "1se":
             if len(self.scores_) < 2:
                 raise ValueError(
@@ -666,22 +716,26 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                     f"{len(self.scores_)} fold."
                 )
             threshold = self.mean_scores_[m, j] - self.std_errors_[m, j]
-            j = np.flatnonzero(self.mean_scores_[m] >= threshold)[0]
+            within = np.flatnonzero(mean[m] >= threshold)  # none if threshold is NaN
+            j = within[0] if within.size else j
         self.best_index_ = (int(m), int(j))
         self.C_ = float(self.Cs_[m, j])
         self.l1_ratio_ = float(self.l1_ratios_[m])
 
-    def _fit_chosen(self, X, y_encoded, sample_weight, context, task_data):
+    def _fit_chosen(self, X, y_encoded, sample_weight, callback, refit):
         """Set ``coef_``, ``intercept_``: the refit from the mean fold model, or it.
 
-        Returns whether the refit met ``tol`` (True without refit).
+        The mean is over the folds that fitted the chosen point; ``callback`` is
+        the fit's context and the hooks' task data. Returns whether the refit met
+        ``tol`` (True without refit).
         """
         n_features = X.shape[1]
-        mean = self.coefs_paths_[:, *self.best_index_].astype(np.float64).mean(axis=0)
+        models = self.coefs_paths_[:, *self.best_index_].astype(np.float64)
+        mean = models[~np.isnan(self.scores_[:, *self.best_index_])].mean(axis=0)
         coef, intercept = mean[:, :n_features], mean[:, n_features:].ravel()
         if not self.fit_intercept:
             intercept = np.zeros(len(self.classes_))
-        if not self.refit:
+        if not refit:
             self.coef_, self.intercept_ = (
                 coef.astype(X.dtype),
                 intercept.astype(X.dtype),
@@ -690,7 +744,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         point = self._point(self.C_, self.l1_ratio_)
         loss = point._loss(X, y_encoded, len(self.classes_), sample_weight)
         start = _pack(coef, intercept if self.fit_intercept else None)
-        result = _fit_point(
+        context, task_data = callback
+        result, _ = _fit_point(
             point, loss, start, context.subcontext(task_name="refit"), task_data
         )
         self.coef_, self.intercept_ = _in_dtype(

@@ -6,6 +6,8 @@ scikit-learn's scorers; the intercept-only gradient written here with a one-hot
 matrix; the selection rules written here from ``scores_``.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -391,6 +393,46 @@ def test_callbacks_follow_the_path(rng):
         m, j = divmod(index, 3)
         assert_allclose(coef, cv.coefs_paths_[1, m, j, :, :-1])
     assert_allclose(ends[-2][2], cv.coef_)
+
+
+class StopAt(Recorder):
+    """Record, and ask to stop at the end of the ``after``-th task named ``name``."""
+
+    def __init__(self, name, after):
+        super().__init__()
+        self.name, self.after, self.seen = name, after, 0
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        super().on_fit_task_end(estimator, context, fitted_estimator=fitted_estimator)
+        if context.task_name == self.name:
+            self.seen += 1
+            return self.seen == self.after
+        return False
+
+
+@pytest.mark.parametrize("name, fitted", [("path-point", 3), ("fold-path", 5)])
+def test_a_callback_stop_ends_the_path_with_a_usable_model(rng, name, fitted):
+    X, y = make_data(rng)
+    folds = list(StratifiedKFold(3).split(X, y))
+    stopper = StopAt(name, after=3 if name == "path-point" else 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        cv = SoftmaxRegressionCV(Cs=CS, cv=folds).set_callbacks(stopper).fit(X, y)
+    full = SoftmaxRegressionCV(Cs=CS, cv=folds).fit(X, y)
+    # The first fold fitted its first points, as the full fit did; nothing more.
+    assert_array_equal(cv.scores_[0, 0, :fitted], full.scores_[0, 0, :fitted])
+    assert np.isnan(cv.scores_[0, 0, fitted:]).all() and np.isnan(cv.scores_[1:]).all()
+    assert (cv.n_iter_[0, 0, fitted:] == 0).all() and (cv.n_iter_[1:] == 0).all()
+    assert np.isnan(cv.coefs_paths_[1:]).all()
+    assert_array_equal(cv.mean_scores_[0, :fitted], full.scores_[0, 0, :fitted])
+    # The best of the fitted points, its fold model kept (no refit after a stop).
+    j = np.argmax(full.scores_[0, 0, :fitted])
+    assert cv.best_index_ == (0, j) and cv.C_ == CS[j]
+    assert_allclose(cv.coef_, cv.coefs_paths_[0, 0, j, :, :-1])
+    assert_allclose(cv.intercept_, cv.coefs_paths_[0, 0, j, :, -1])
+    assert cv.predict_proba(X).shape == (len(y), 3)
+    names = {path[-1][0] for _, path, _ in stopper.events}
+    assert "refit" not in names
 
 
 def test_progress_bar_over_the_path(rng):

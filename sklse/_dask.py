@@ -16,8 +16,9 @@ threaded one, or the default ``distributed.Client``).
 
 Unlike :class:`sklse._loss.SoftmaxLoss` within its budget,
 :meth:`DaskSoftmaxLoss.hessp` keeps no probabilities between evaluations (they would
-be O(n_samples * n_classes) on the workers): each chunk task recomputes ``softmax(Z)`` at the point first
-(:func:`~sklse._loss.block_proba`, one extra GEMM ``X @ W.T`` per product).
+be O(n_samples * n_classes) on the workers): each chunk task recomputes
+``softmax(Z)`` at the point first (:func:`~sklse._loss.block_proba`, one extra GEMM
+``X @ W.T`` per product).
 """
 
 import copy

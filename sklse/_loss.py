@@ -12,7 +12,8 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import cache, partial
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -34,27 +35,69 @@ def _row_work(X, n_classes):
     return n_classes * (X.nnz / max(n_samples, 1) if sp.issparse(X) else n_features)
 
 
+_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
+_DEFAULT_L2 = 2 * 1024 * 1024  # where the OS does not say
+
+
+def _cpu_count(cpu_list):
+    """Return the number of CPUs in a Linux CPU list such as ``"0-3,8"``."""
+    count = 0
+    for part in cpu_list.split(","):
+        first, _, last = part.partition("-")
+        count += int(last or first) - int(first) + 1
+    return count
+
+
+def read_l2_bytes(cache=_CACHE):
+    """Return one core's share of its L2 cache from Linux sysfs, or None: unknown.
+
+    ``cache`` holds ``index*/{level,type,size,shared_cpu_list}`` (sizes as
+    ``2048K``); an L2 shared by several CPUs is divided among them.
+    """
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    for index in sorted(cache.glob("index*")):
+        try:
+            level, kind, size, shared = (
+                (index / name).read_text().strip()
+                for name in ("level", "type", "size", "shared_cpu_list")
+            )
+            if level != "2" or kind == "Instruction":
+                continue
+            value = int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+            return value // max(_cpu_count(shared), 1)
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+@cache
+def l2_cache_bytes():
+    """Return the L2 cache of one core in bytes, read once per process.
+
+    From the OS where it says (Linux sysfs), 2 MiB where it does not.
+    """
+    return read_l2_bytes() or _DEFAULT_L2
+
+
 def default_block_rows(X, n_classes, min_blocks=1):
     """Return the rows per block for X: cache-sized, yet worth a Python round trip.
 
-    Dense X: one block's rows of X and its two (n_classes, rows) buffers fill 2 MiB
-    (the L2 cache here), so the second product reads X from cache; at least 2048
-    rows, below which the ~20 numpy calls per block cost more than they save.
-    Sparse X: every block also adds a dense (n_features, n_classes) product, so
-    blocks are large, 1 MiB of logits. Measured (one thread, ms per loss+gradient,
-    rules before -> after): 200000 x 20, K=5: 12.6 -> 11.1; 50000 x 500, K=10,
-    float32: 54.9 -> 46.4; digits: 0.33 -> 0.27; 50000 x 500 float64 and 50000 x
-    100, K=100, unchanged; sparse 50000 x 100000, K=20: 2048-row blocks 808 against
-    593 for 6250. At most ``n_samples / min_blocks`` rows, for threads, unless such
-    blocks would be too small for threads to pay (:func:`useful_threads`): 20000 x
-    20, K=5, then has 3 blocks, not 8 (one thread: 1.20 -> 1.01 ms).
+    Dense X: one block's rows of X and its two (n_classes, rows) buffers fill one
+    core's L2 cache (:func:`l2_cache_bytes`), so the second product reads X from
+    cache; at least 2048 rows, below which a block's ~20 numpy calls cost more than
+    the cache saves. Sparse X: every block also adds a dense (n_features,
+    n_classes) product, so blocks are large, 1 MiB of logits. At most ``n_samples /
+    min_blocks`` rows, for threads, unless such blocks would be too small for
+    threads to pay (:func:`useful_threads`). Neither rule depends on the number of
+    threads. The timings behind them: ``benchmarks/results/loss_constants.md``.
     """
     n_samples, n_features = X.shape
     itemsize = X.dtype.itemsize
     if sp.issparse(X):
         rows, floor = 1024 * 1024 // (n_classes * itemsize), 1024
     else:
-        rows, floor = 2 * 1024 * 1024 // (itemsize * (n_features + 2 * n_classes)), 2048
+        row_bytes = itemsize * (n_features + 2 * n_classes)
+        rows, floor = l2_cache_bytes() // row_bytes, 2048
     # No cap for threads where its blocks would be too small for threads to pay.
     cap = -(-n_samples // min_blocks)
     cap = max(cap, int(_THREAD_WORK // max(_row_work(X, n_classes), 1)))
@@ -101,14 +144,10 @@ def _prefers_row_major(X):
     """Whether ``X @ coef.T`` is faster row-major (then transposed) than class-major.
 
     scipy's sparse kernels only write row-major. For dense X, OpenBLAS's speed of the
-    two orientations depends on dtype and shape; measured here (one thread, blocks
-    of a 1 MiB logits buffer, ms for all rows, class-major vs row-major + transpose):
-    50000 x 500, K=10: float64 33.7 vs 55.0, float32 36.1 vs 23.3; 200000 x 20, K=5:
-    float64 5.6 vs 3.5, float32 3.0 vs 2.0; 50000 x 100, K=100: float64 26.3 vs 34.3,
-    float32 26.9 vs 28.9. With the cache-sized blocks of :func:`default_block_rows`
-    (whole loss+gradient, one thread, a busy machine) the choices still hold: medium
-    float64 66.0 vs 91.7, float32 64.3 vs 49.8; tall 18.3 vs 16.7; digits 0.31 vs
-    0.35; K=100 float64 83.8 vs 93.6, float32 47.0 vs 45.6.
+    two orientations depends on dtype and shape: row-major was faster for float32
+    and for fewer than 64 features, class-major for float64 with more (timings:
+    ``benchmarks/results/loss_constants.md``). A fixed rule, not a timed probe: the
+    two orientations round differently, and a fit must not depend on timing noise.
     """
     return not isinstance(X, np.ndarray) or X.dtype == np.float32 or X.shape[1] < 64
 
@@ -178,8 +217,7 @@ def _linear(block, coef, intercept, out):
         return
     scratch = _row_major_scratch(out.shape[::-1], out.dtype)
     # A C-contiguous (n_features, n_classes) copy, not the view coef.T: OpenBLAS
-    # took 2-2.5x longer with the view on a tall block (8738 x 20, K=5: 117-157 us
-    # against 60, X in cache; one thread); other shapes measured did not change.
+    # was 2-2.5x slower with the view on tall blocks (loss_constants.md).
     coef_t = np.ascontiguousarray(coef.T)
     if isinstance(block.X, np.ndarray):
         np.matmul(block.X, coef_t, out=scratch)
@@ -365,12 +403,10 @@ def block_hessian(block, fit_intercept):
 def useful_threads(X, n_classes, n_threads):
     """Return ``n_threads``, or 1 where threads would slow :class:`SoftmaxLoss` down.
 
-    A block's hand-off to a thread costs ~20 us, and its ~20 numpy calls hold the
-    GIL; threads pay when the default blocks hold >= 2e6 multiply-adds each (rows *
-    features, or stored entries, * classes) and are >= 4. Measured here, one
-    loss+gradient with 2 threads against 1 (quiet 2-core machine): 20000 x 20, K=5:
-    1.31; 200000 x 20, K=5: 1.05; 5000 x 100, K=10 (3 blocks): 1.06; 20000 x 100,
-    K=10: 0.82; 50000 x 500, K=10: 0.62; CSR 50000 x 100000 (1e-3), K=20: 0.69.
+    A block's hand-off to a thread and its ~20 numpy calls, which hold the GIL, cost
+    a fixed time per block: threads pay when the default blocks hold >= 2e6
+    multiply-adds each (rows * features, or stored entries, * classes) and are >= 4
+    (timings: ``benchmarks/results/loss_constants.md``).
     """
     rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
     n_blocks = 1 if _uncuttable(X) else -(-X.shape[0] // rows)

@@ -19,12 +19,14 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import approx_fprime
 from scipy.special import logsumexp, softmax
 
+import sklse._loss
 from sklse._loss import (
     SoftmaxLoss,
     block_hessp,
     block_loss_gradient,
     default_block_rows,
     make_block,
+    read_l2_bytes,
     useful_threads,
 )
 from sklse._objective import _pack, _unpack
@@ -999,8 +1001,47 @@ def test_no_threads_for_csc_which_is_one_block():
     assert useful_threads(X.tocsc(), 20, 2) == 1
 
 
-def test_dense_blocks_fit_the_cache_and_sparse_blocks_are_large():
-    # Dense: X's rows and two (K, rows) buffers in 2 MiB, >= 2048 rows.
+CACHE_FILES = ("level", "type", "size", "shared_cpu_list")
+
+
+def write_cache(root, *caches):
+    """Write a Linux sysfs cache directory of (level, type, size, shared CPUs)."""
+    for number, fields in enumerate(caches):
+        index = root / f"index{number}"
+        index.mkdir(parents=True)
+        for name, value in zip(CACHE_FILES, fields, strict=True):
+            (index / name).write_text(value + "\n")
+    return root
+
+
+def test_l2_cache_is_read_from_sysfs_per_core(tmp_path):
+    l1 = ("1", "Data", "48K", "0")
+    private = write_cache(tmp_path / "a", l1, ("2", "Unified", "2048K", "0"))
+    assert read_l2_bytes(private) == 2 * 2**20
+    # an L2 shared by CPUs 0-1 and 4: a third each
+    shared = write_cache(tmp_path / "b", l1, ("2", "Unified", "3M", "0-1,4"))
+    assert read_l2_bytes(shared) == 2**20
+    assert read_l2_bytes(write_cache(tmp_path / "c", l1)) is None
+    assert read_l2_bytes(tmp_path / "absent") is None
+    broken = write_cache(tmp_path / "d", ("2", "Unified", "big", "0"))
+    assert read_l2_bytes(broken) is None
+
+
+@pytest.mark.parametrize("l2", [2**21, 2**19])
+def test_dense_blocks_fill_the_l2_cache_whatever_the_threads(monkeypatch, l2):
+    monkeypatch.setattr(sklse._loss, "l2_cache_bytes", lambda: l2)
+    assert default_block_rows(np.empty((200000, 20)), 5, 8) == l2 // (8 * 30)
+    assert default_block_rows(np.empty((200000, 20), np.float32), 5, 8) == l2 // 120
+    assert default_block_rows(np.empty((50000, 500)), 10, 8) == 2048  # the floor
+    X, y, _ = make_data(np.random.default_rng(0), "C", np.float64, False, 50000)
+    serial, parallel = (SoftmaxLoss(X, y, 3, n_threads=n) for n in (1, 2))
+    # 5 features and 2 * 3 buffer entries of 8 bytes per row
+    assert len(serial.blocks) == len(parallel.blocks) == -(-50000 // (l2 // 88))
+
+
+def test_dense_blocks_fit_the_cache_and_sparse_blocks_are_large(monkeypatch):
+    monkeypatch.setattr(sklse._loss, "l2_cache_bytes", lambda: 2**21)
+    # Dense: X's rows and two (K, rows) buffers in the L2 (2 MiB), >= 2048 rows.
     assert default_block_rows(np.empty((200000, 20)), 5, 8) == 2**21 // (8 * 30)
     assert default_block_rows(np.empty((200000, 20), np.float32), 5, 8) == 2**21 // (
         4 * 30

@@ -22,9 +22,20 @@ with ``(F - F*) / F* <= eps`` is its time to ``eps``. One function, :func:`objec
 in float64, scores every fitted model. The sweeps are repeated (``--repeats``, 5 at full
 size: single fits on this shared 2-core VM vary by 20 %, three repeats left two
 identical sklse configurations 6 % apart), interleaved across solvers, and medians are
-reported. ``--threads 1`` (the default) runs everyone with one BLAS thread through
-threadpoolctl; ``--threads default`` leaves the BLAS pools as they are (sklse limits
-itself inside ``fit``).
+reported. Every sweep runs in two settings, one after the other in the same run:
+"equal cores", one thread for every library (threadpoolctl's limit of 1 on BLAS and
+OpenMP; sklse's block threads follow the OpenMP limit, as scikit-learn's OpenMP code
+does), and "defaults", each estimator as a user runs it on this machine (no limit;
+sklse limits BLAS to one thread inside ``fit`` and runs its block threads where they
+pay). The fits at default ``tol`` and ``max_iter`` run in the defaults setting.
+
+Memory row: a problem whose (K, n) arrays dominate X (2 000 000 x 50, K = 100,
+float32; 200 000 x 50 with ``--quick``), fitted with default settings but
+``max_iter=3`` (an L-BFGS fit's peak memory is reached in its first evaluations), by
+sklse and by LogisticRegression (lbfgs), each measured the same two ways: the peak of
+tracemalloc (numpy's arrays, sklearn's included) and the peak resident set
+(``VmHWM`` after resetting it through ``/proc/self/clear_refs``, Linux) above the
+resident set before the fit.
 
 Columns: time to a 1e-4, 1e-6, 1e-9 gap (s; ``-`` = not reached within the sweep or the
 time budget), ratio of the 1e-6 time to the fastest LogisticRegression solver's, the
@@ -202,14 +213,16 @@ def sweep(X, y, X64, penalty, args):
                 if spent[label] > budget or values[label].get("done"):
                     continue
                 model = estimators(max_iter, 1e-14, n_dof, penalty)[label]
-                if label == "sklse default" and not l1:
+                swept_on_tol = label == "sklse default" and not l1
+                if swept_on_tol:
                     model.set_params(tol=TOLS[max_iter], max_iter=100_000)
                 seconds = timed_fit(model, X, y)
                 spent[label] += seconds
                 times[label].setdefault(max_iter, []).append(seconds)
                 n_iter = int(np.max(model.n_iter_))
                 values[label][max_iter] = (objective(model, X64, y, penalty), n_iter)
-                if n_iter < model.max_iter:  # stopped by itself: no more to add
+                # stopped by itself: no more to add (a sweep on tol goes on)
+                if n_iter < model.max_iter and not swept_on_tol:
                     values[label]["done"] = True
         for label in labels:
             values[label].pop("done", None)
@@ -299,10 +312,11 @@ def fmt(seconds):
     return "-" if seconds is None else f"{seconds:.3g}"
 
 
-def run_problem(name, X, y, penalty, args):
-    """Benchmark one problem; return (markdown rows, per-eval row, traces, F*)."""
-    X64 = X.astype(np.float64)
-    n_samples, n_classes = X.shape[0], int(y.max()) + 1
+SETTINGS = {"equal cores": 1, "defaults": None}  # threadpoolctl limit of every API
+
+
+def reference_optimum(X, y, penalty, args):
+    """Return the fitted model whose objective is the starting guess of F*."""
     if penalty["l1_ratio"] > 0:
         # Slow tails: F* is the best objective seen anywhere.
         max_iter = args.reference_iter or (300 if args.quick else 1000)
@@ -312,17 +326,55 @@ def run_problem(name, X, y, penalty, args):
     timed_fit(reference, X, y)
     nonzero = np.count_nonzero(reference.coef_) / reference.coef_.size
     print(f"  {penalty}: {nonzero:.1%} non-zero coefficients at F*", flush=True)
-    traces = sweep(X, y, X64, penalty, args)
+    return reference
+
+
+def run_problem(name, X, y, penalty, args):
+    """Benchmark one problem in both settings; return (rows, per-eval row, traces).
+
+    ``traces`` maps each setting to ``(traces, F*)``; F* is shared by both.
+    """
+    X64 = X.astype(np.float64)
+    reference = reference_optimum(X, y, penalty, args)
+    traces, defaults = {}, {}
+    for setting, limit in SETTINGS.items():
+        with threadpool_limits(limits=limit):
+            traces[setting] = sweep(X, y, X64, penalty, args)
+            if setting == "defaults" and not args.no_defaults:
+                defaults = {
+                    label: default_fit(model, X, y, X64, penalty)
+                    for label, model in estimators(
+                        100, 1e-4, n_dof_of(X, y), penalty
+                    ).items()
+                    # sklse lbfgs: the same as sklse default unless it changes
+                    if label != "sklse lbfgs"
+                }
+            if setting == "equal cores" and penalty["l1_ratio"] == 0:
+                evals = per_evaluation(X, y, repeats=5 if args.quick else 15)
     f_star = min(
         [objective(reference, X64, y, penalty)]
-        + [f for tr in traces.values() for *_, f, _ in tr]
+        + [f for tr in traces.values() for trace in tr.values() for *_, f, _ in trace]
     )
-    defaults = {
-        label: default_fit(model, X, y, X64, penalty)
-        for label, model in estimators(100, 1e-4, n_dof_of(X, y), penalty).items()
-        # sklse lbfgs: the same as sklse default unless it changes
-        if label not in ("sklse lbfgs",) and not args.no_defaults
-    }
+    rows = [
+        row
+        for setting, tr in traces.items()
+        for row in table_rows(name, setting, tr, f_star, defaults, X, y)
+    ]
+    traces = {setting: (tr, f_star) for setting, tr in traces.items()}
+    if penalty["l1_ratio"] > 0:  # the same evaluations as the L2 row of this data
+        return rows, None, traces
+    per_eval_row = (
+        f"| {name} | {1e3 * evals['floor']:.2f} | {1e3 * evals['exp']:.2f} | "
+        f"{1e3 * evals['sklse']:.2f} | {evals['sklse'] / evals['floor']:.2f} | "
+        f"{evals['sklse'] / (evals['floor'] + evals['exp']):.2f} | "
+        f"{1e3 * evals['sklearn']:.2f} | {evals['sklearn'] / evals['floor']:.2f} |"
+    )
+    return rows, per_eval_row, traces
+
+
+def table_rows(name, setting, traces, f_star, defaults, X, y):
+    """Return the markdown rows of one problem in one setting."""
+    n_units = X.shape[0] * (int(y.max()) + 1) * X.dtype.itemsize
     reached = {label: time_to(tr, f_star, 1e-6) for label, tr in traces.items()}
     lr_best = min(
         (t for lb, t in reached.items() if lb.startswith("LR") and t), default=None
@@ -331,27 +383,94 @@ def run_problem(name, X, y, penalty, args):
     for label, trace in traces.items():
         cells = [fmt(time_to(trace, f_star, eps)) for eps in EPSILONS]
         ratio = f"{reached[label] / lr_best:.2f}" if reached[label] and lr_best else "-"
-        if label in defaults:
+        gap = n_iter = memory = "="
+        if label in defaults and setting == "defaults":
             f_default, n_iter, peak = defaults[label]
             gap = f"{(f_default - f_star) / f_star:.1e}"
-            memory = f"{peak / (n_samples * n_classes * X.dtype.itemsize):.2f}"
-        else:
-            gap = n_iter = memory = "="
+            memory = f"{peak / n_units:.2f}"
         rows.append(
-            f"| {name} | {label} | "
+            f"| {name} | {setting} | {label} | "
             + " | ".join(cells)
             + f" | {ratio} | {gap} | {n_iter} | {memory} |"
         )
-    if penalty["l1_ratio"] > 0:  # the same evaluations as the L2 row of this data
-        return rows, None, traces, f_star
-    evals = per_evaluation(X, y, repeats=5 if args.quick else 15)
-    per_eval_row = (
-        f"| {name} | {1e3 * evals['floor']:.2f} | {1e3 * evals['exp']:.2f} | "
-        f"{1e3 * evals['sklse']:.2f} | {evals['sklse'] / evals['floor']:.2f} | "
-        f"{evals['sklse'] / (evals['floor'] + evals['exp']):.2f} | "
-        f"{1e3 * evals['sklearn']:.2f} | {evals['sklearn'] / evals['floor']:.2f} |"
-    )
-    return rows, per_eval_row, traces, f_star
+    return rows
+
+
+def memory_problem(n_samples, n_features=50, n_classes=100, seed=5):
+    """Return float32 Gaussian X and softmax labels, made without (n, K) arrays."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features), dtype=np.float32)
+    coef = rng.standard_normal((n_classes, n_features)) / np.sqrt(n_features)
+    coef = coef.astype(np.float32)
+    y = np.empty(n_samples, dtype=np.intp)
+    for start in range(0, n_samples, 100_000):
+        rows = slice(start, start + 100_000)
+        logits = 2 * X[rows] @ coef.T
+        logits += rng.gumbel(size=logits.shape).astype(np.float32)
+        y[rows] = np.argmax(logits, axis=1)
+    return X, y
+
+
+def _status_bytes(field):
+    """Return a ``/proc/self/status`` field (e.g. VmRSS) in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def rss_peak_extra(fit):
+    """Return the peak resident set during ``fit()`` above the one before, or None."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+        before = _status_bytes("VmRSS")
+        fit()
+        return _status_bytes("VmHWM") - before
+    except OSError:  # not Linux, or not allowed
+        return None
+
+
+def traced_peak(fit):
+    """Return tracemalloc's peak of the memory allocated during ``fit()``."""
+    tracemalloc.start()
+    try:
+        fit()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def memory_rows(quick):
+    """Return the markdown rows of the memory problem: peak extra memory per fit."""
+    X, y = memory_problem(200_000 if quick else 2_000_000)
+    n_by_k = X.shape[0] * 100 * X.dtype.itemsize
+    models = {
+        "LR lbfgs": lambda: LogisticRegression(max_iter=3),
+        "sklse default": lambda: SoftmaxRegression(max_iter=3),
+    }
+    peaks = {}
+    for label, model in models.items():
+        traced = traced_peak(lambda model=model: timed_fit(model(), X, y))
+        peaks[label] = (
+            traced,
+            rss_peak_extra(lambda model=model: timed_fit(model(), X, y)),
+        )
+    rows = []
+    for label, (traced, rss) in peaks.items():
+        ratios = [
+            f"{mine / theirs:.3f}" if mine is not None and theirs else "-"
+            for mine, theirs in zip((traced, rss), peaks["LR lbfgs"], strict=True)
+        ]
+        rss_cells = (
+            "- | -" if rss is None else f"{rss / 2**20:.0f} | {rss / n_by_k:.2f}"
+        )
+        rows.append(
+            f"| {X.shape[0]} x {X.shape[1]}, K=100, float32 | {label} | "
+            f"{traced / 2**20:.0f} | {traced / n_by_k:.2f} | {rss_cells} | "
+            + " | ".join(ratios)
+            + " |"
+        )
+    return rows
 
 
 def plot(all_traces, path):
@@ -364,7 +483,8 @@ def plot(all_traces, path):
     except ImportError:
         print("matplotlib not installed: no plot (pip install -e '.[bench]')")
         return
-    fig, axes = plt.subplots(2, 5, figsize=(25, 8.5), squeeze=False)
+    n_rows = -(-len(all_traces) // 6)
+    fig, axes = plt.subplots(n_rows, 6, figsize=(30, 4.25 * n_rows), squeeze=False)
     labels = sorted({label for traces, _ in all_traces.values() for label in traces})
     colors = dict(zip(labels, plt.get_cmap("tab10").colors, strict=False))
     for ax, (name, (traces, f_star)) in zip(
@@ -425,47 +545,50 @@ def main():
     parser.add_argument("--quick", action="store_true", help="problems 10x smaller")
     parser.add_argument("--repeats", type=int, default=None, help="sweeps per solver")
     parser.add_argument("--budget", type=float, default=None, help="s per sweep")
-    parser.add_argument("--threads", choices=["1", "default"], default="1")
     parser.add_argument("--only", nargs="*", choices=NAMES, help="problems to run")
     parser.add_argument(
         "--no-defaults",
         action="store_true",
         help="skip the default-settings fits (saga's takes > 20 min on sparse-l1)",
     )
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory row")
     parser.add_argument("--reference-iter", type=int, default=None)
     args = parser.parse_args()
     args.repeats = args.repeats or (1 if args.quick else 5)
     args.budget = args.budget or (0.5 if args.quick else 20.0)
-    limit = 1 if args.threads == "1" else None
     header = (
-        "| problem | solver | t 1e-4 | t 1e-6 | t 1e-9 | 1e-6 vs best LR "
+        "| problem | setting | solver | t 1e-4 | t 1e-6 | t 1e-9 | 1e-6 vs best LR "
         "| default gap | default n_iter | default peak mem (n*K) |\n"
-        "|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|"
     )
     eval_header = (
         "| problem | floor ms | exp ms | sklse ms | sklse / floor "
         "| sklse / (floor + exp) | sklearn ms | sklearn / floor |\n"
         "|---|---|---|---|---|---|---|---|"
     )
+    memory_header = (
+        "| problem | fit | tracemalloc peak MiB | (n*K) | RSS peak extra MiB | (n*K) "
+        "| tracemalloc vs LR | RSS vs LR |\n|---|---|---|---|---|---|---|---|"
+    )
     rows, eval_rows, all_traces = [], [], {}
-    with threadpool_limits(limits=limit, user_api="blas"):
-        for name, X, y, penalty in problems(args.quick):
-            if args.only and name not in args.only:
-                continue
-            if penalty["l1_ratio"] > 0 and not args.only:  # hours at full size
-                continue
-            print(f"{name}: X {X.shape} {X.dtype}, K = {y.max() + 1}", flush=True)
-            problem_rows, eval_row, traces, f_star = run_problem(
-                name, X, y, penalty, args
-            )
-            print("\n".join(problem_rows), flush=True)
-            rows += problem_rows
-            eval_rows += [eval_row] if eval_row else []
-            all_traces[name] = (traces, f_star)
-    mode = ("quick" if args.quick else "full") + f"-threads-{args.threads}"
+    for name, X, y, penalty in problems(args.quick):
+        if args.only and name not in args.only:
+            continue
+        if penalty["l1_ratio"] > 0 and not args.only:  # hours at full size
+            continue
+        print(f"{name}: X {X.shape} {X.dtype}, K = {y.max() + 1}", flush=True)
+        problem_rows, eval_row, traces = run_problem(name, X, y, penalty, args)
+        print("\n".join(problem_rows), flush=True)
+        rows += problem_rows
+        eval_rows += [eval_row] if eval_row else []
+        all_traces.update(
+            {f"{name} ({setting})": trace for setting, trace in traces.items()}
+        )
+    mode = "quick" if args.quick else "full"
     mode += "".join(f"-{name}" for name in args.only or ())  # a part: its own files
     report = (
-        f"# bench_fit ({mode})\n\n{machine()}\n\nBLAS threads: {args.threads}; "
+        f"# bench_fit ({mode})\n\n{machine()}\n\nSettings: equal cores (one thread "
+        "for BLAS, OpenMP and sklse's block threads) and defaults (no limit); "
         f"repeats: {args.repeats}; time budget per sweep: {args.budget} s (10 times "
         "that for L1 rows)\n\n"
         f"{header}\n" + "\n".join(rows) + "\n"
@@ -476,6 +599,13 @@ def main():
             f"{5 if args.quick else 15}):\n\n{eval_header}\n"
             + "\n".join(eval_rows)
             + "\n"
+        )
+    if not (args.no_memory or args.only):
+        print("memory row", flush=True)
+        report += (
+            "\nPeak extra memory of a default fit (max_iter=3), default threads, in "
+            "MiB and in n*K values of float32:\n\n"
+            f"{memory_header}\n" + "\n".join(memory_rows(args.quick)) + "\n"
         )
     print("\n" + report)
     RESULTS.mkdir(exist_ok=True)

@@ -14,10 +14,11 @@ per worker, not once per task. Only the O(n_dof) sum comes back; the solver runs
 the client process. The chunk tasks run under whatever scheduler is active (the
 threaded one, or the default ``distributed.Client``).
 
-Unlike :class:`sklse._loss.SoftmaxLoss`, :meth:`DaskSoftmaxLoss.hessp` keeps no
-probabilities between evaluations (they would be O(n_samples * n_classes) on the
-workers): each chunk task recomputes ``softmax(Z)`` at the point first
-(:func:`~sklse._loss.block_proba`, one extra GEMM ``X @ W.T`` per product).
+Unlike :class:`sklse._loss.SoftmaxLoss` within its budget,
+:meth:`DaskSoftmaxLoss.hessp` keeps no probabilities between evaluations (they would
+be O(n_samples * n_classes) on the workers): each chunk task recomputes
+``softmax(Z)`` at the point first (:func:`~sklse._loss.block_proba`, one extra GEMM
+``X @ W.T`` per product).
 """
 
 import copy

@@ -10,8 +10,10 @@ to :class:`~sklse._objective.ScaledObjective`, which scales them and adds the pe
 
 import os
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from functools import cache, partial
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +25,7 @@ from sklse._numerics import _shift
 from sklse._objective import ScaledObjective, _unpack
 
 _MIN_BLOCKS = 8  # blocks of a SoftmaxLoss for its threads, where threads pay
+_PROBA_BUDGET = 2**28  # bytes of probabilities a SoftmaxLoss may keep for hessp
 _THREAD_WORK = 2e6  # multiply-adds of a block below which threads do not pay
 
 
@@ -32,27 +35,69 @@ def _row_work(X, n_classes):
     return n_classes * (X.nnz / max(n_samples, 1) if sp.issparse(X) else n_features)
 
 
+_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
+_DEFAULT_L2 = 2 * 1024 * 1024  # where the OS does not say
+
+
+def _cpu_count(cpu_list):
+    """Return the number of CPUs in a Linux CPU list such as ``"0-3,8"``."""
+    count = 0
+    for part in cpu_list.split(","):
+        first, _, last = part.partition("-")
+        count += int(last or first) - int(first) + 1
+    return count
+
+
+def read_l2_bytes(cache=_CACHE):
+    """Return one core's share of its L2 cache from Linux sysfs, or None: unknown.
+
+    ``cache`` holds ``index*/{level,type,size,shared_cpu_list}`` (sizes as
+    ``2048K``); an L2 shared by several CPUs is divided among them.
+    """
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    for index in sorted(cache.glob("index*")):
+        try:
+            level, kind, size, shared = (
+                (index / name).read_text().strip()
+                for name in ("level", "type", "size", "shared_cpu_list")
+            )
+            if level != "2" or kind == "Instruction":
+                continue
+            value = int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+            return value // max(_cpu_count(shared), 1)
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+@cache
+def l2_cache_bytes():
+    """Return the L2 cache of one core in bytes, read once per process.
+
+    From the OS where it says (Linux sysfs), 2 MiB where it does not.
+    """
+    return read_l2_bytes() or _DEFAULT_L2
+
+
 def default_block_rows(X, n_classes, min_blocks=1):
     """Return the rows per block for X: cache-sized, yet worth a Python round trip.
 
-    Dense X: one block's rows of X and its two (n_classes, rows) buffers fill 2 MiB
-    (the L2 cache here), so the second product reads X from cache; at least 2048
-    rows, below which the ~20 numpy calls per block cost more than they save.
-    Sparse X: every block also adds a dense (n_features, n_classes) product, so
-    blocks are large, 1 MiB of logits. Measured (one thread, ms per loss+gradient,
-    rules before -> after): 200000 x 20, K=5: 12.6 -> 11.1; 50000 x 500, K=10,
-    float32: 54.9 -> 46.4; digits: 0.33 -> 0.27; 50000 x 500 float64 and 50000 x
-    100, K=100, unchanged; sparse 50000 x 100000, K=20: 2048-row blocks 808 against
-    593 for 6250. At most ``n_samples / min_blocks`` rows, for threads, unless such
-    blocks would be too small for threads to pay (:func:`useful_threads`): 20000 x
-    20, K=5, then has 3 blocks, not 8 (one thread: 1.20 -> 1.01 ms).
+    Dense X: one block's rows of X and its two (n_classes, rows) buffers fill one
+    core's L2 cache (:func:`l2_cache_bytes`), so the second product reads X from
+    cache; at least 2048 rows, below which a block's ~20 numpy calls cost more than
+    the cache saves. Sparse X: every block also adds a dense (n_features,
+    n_classes) product, so blocks are large, 1 MiB of logits. At most ``n_samples /
+    min_blocks`` rows, for threads, unless such blocks would be too small for
+    threads to pay (:func:`useful_threads`). Neither rule depends on the number of
+    threads. The timings behind them: ``benchmarks/results/loss_constants.md``.
     """
     n_samples, n_features = X.shape
     itemsize = X.dtype.itemsize
     if sp.issparse(X):
         rows, floor = 1024 * 1024 // (n_classes * itemsize), 1024
     else:
-        rows, floor = 2 * 1024 * 1024 // (itemsize * (n_features + 2 * n_classes)), 2048
+        row_bytes = itemsize * (n_features + 2 * n_classes)
+        rows, floor = l2_cache_bytes() // row_bytes, 2048
     # No cap for threads where its blocks would be too small for threads to pay.
     cap = -(-n_samples // min_blocks)
     cap = max(cap, int(_THREAD_WORK // max(_row_work(X, n_classes), 1)))
@@ -62,7 +107,8 @@ def default_block_rows(X, n_classes, min_blocks=1):
 class Block(NamedTuple):
     """One block of rows and its buffers, class-major: the unit the loss sums over.
 
-    Buffers are overwritten by every call. Reductions over classes run along axis 0
+    Buffers are overwritten by every call (None in the blocks a :class:`SoftmaxLoss`
+    keeps: it lends them per evaluation). Reductions over classes run along axis 0
     of contiguous (n_classes, rows) arrays: numpy makes them vector operations over
     rows, 3 to 10 times faster than reductions along short rows of (rows, n_classes).
     """
@@ -70,8 +116,8 @@ class Block(NamedTuple):
     X: object  # ndarray, CSR/CSC matrix or CSRRows, (rows, n_features)
     sample_weight: np.ndarray | None  # (rows,)
     target: np.ndarray  # (rows,) flat index of (y_i, i) in the class-major buffers
-    logits: np.ndarray  # (n_classes, rows), X's dtype, C-contiguous
-    proba: np.ndarray  # (n_classes, rows), X's dtype, C-contiguous
+    logits: np.ndarray | None  # (n_classes, rows), X's dtype, C-contiguous
+    proba: np.ndarray | None  # (n_classes, rows), X's dtype, C-contiguous
     row_major: bool  # X @ coef.T through a row-major scratch, see _prefers_row_major
 
 
@@ -98,27 +144,24 @@ def _prefers_row_major(X):
     """Whether ``X @ coef.T`` is faster row-major (then transposed) than class-major.
 
     scipy's sparse kernels only write row-major. For dense X, OpenBLAS's speed of the
-    two orientations depends on dtype and shape; measured here (one thread, blocks
-    of a 1 MiB logits buffer, ms for all rows, class-major vs row-major + transpose):
-    50000 x 500, K=10: float64 33.7 vs 55.0, float32 36.1 vs 23.3; 200000 x 20, K=5:
-    float64 5.6 vs 3.5, float32 3.0 vs 2.0; 50000 x 100, K=100: float64 26.3 vs 34.3,
-    float32 26.9 vs 28.9. With the cache-sized blocks of :func:`default_block_rows`
-    (whole loss+gradient, one thread, a busy machine) the choices still hold: medium
-    float64 66.0 vs 91.7, float32 64.3 vs 49.8; tall 18.3 vs 16.7; digits 0.31 vs
-    0.35; K=100 float64 83.8 vs 93.6, float32 47.0 vs 45.6.
+    two orientations depends on dtype and shape: row-major was faster for float32
+    and for fewer than 64 features, class-major for float64 with more (timings:
+    ``benchmarks/results/loss_constants.md``). A fixed rule, not a timed probe: the
+    two orientations round differently, and a fit must not depend on timing noise.
     """
     return not isinstance(X, np.ndarray) or X.dtype == np.float32 or X.shape[1] < 64
 
 
-def make_block(X, y, sample_weight, n_classes):
-    """Return a :class:`Block` of these rows (labels ``y``) with new buffers."""
+def make_block(X, y, sample_weight, n_classes, *, buffers=True):
+    """Return a :class:`Block` of these rows (labels ``y``), with new buffers or,
+    without ``buffers``, None in their place (:class:`SoftmaxLoss` lends them)."""
     n_rows = len(y)
     return Block(
         X,
         sample_weight,
         y * n_rows + np.arange(n_rows),
-        np.empty((n_classes, n_rows), dtype=X.dtype),
-        np.empty((n_classes, n_rows), dtype=X.dtype),
+        np.empty((n_classes, n_rows), dtype=X.dtype) if buffers else None,
+        np.empty((n_classes, n_rows), dtype=X.dtype) if buffers else None,
         _prefers_row_major(X),
     )
 
@@ -141,9 +184,10 @@ def _uncuttable(X):
 
 
 def _split(X, y, sample_weight, n_classes, block_rows):
-    """Return the :class:`Block` s of ``block_rows`` rows each that cover X."""
+    """Return the :class:`Block` s of ``block_rows`` rows each that cover X, without
+    buffers."""
     if block_rows >= len(y) or _uncuttable(X):
-        return [make_block(X, y, sample_weight, n_classes)]
+        return [make_block(X, y, sample_weight, n_classes, buffers=False)]
     cut = partial(CSRRows.of, X) if sp.issparse(X) else X.__getitem__
     return [
         make_block(
@@ -151,6 +195,7 @@ def _split(X, y, sample_weight, n_classes, block_rows):
             y[rows],
             None if sample_weight is None else sample_weight[rows],
             n_classes,
+            buffers=False,
         )
         for rows in map(
             slice,
@@ -172,8 +217,7 @@ def _linear(block, coef, intercept, out):
         return
     scratch = _row_major_scratch(out.shape[::-1], out.dtype)
     # A C-contiguous (n_features, n_classes) copy, not the view coef.T: OpenBLAS
-    # took 2-2.5x longer with the view on a tall block (8738 x 20, K=5: 117-157 us
-    # against 60, X in cache; one thread); other shapes measured did not change.
+    # was 2-2.5x slower with the view on tall blocks (loss_constants.md).
     coef_t = np.ascontiguousarray(coef.T)
     if isinstance(block.X, np.ndarray):
         np.matmul(block.X, coef_t, out=scratch)
@@ -362,12 +406,10 @@ def block_hessian(block, fit_intercept):
 def useful_threads(X, n_classes, n_threads):
     """Return ``n_threads``, or 1 where threads would slow :class:`SoftmaxLoss` down.
 
-    A block's hand-off to a thread costs ~20 us, and its ~20 numpy calls hold the
-    GIL; threads pay when the default blocks hold >= 2e6 multiply-adds each (rows *
-    features, or stored entries, * classes) and are >= 4. Measured here, one
-    loss+gradient with 2 threads against 1 (quiet 2-core machine): 20000 x 20, K=5:
-    1.31; 200000 x 20, K=5: 1.05; 5000 x 100, K=10 (3 blocks): 1.06; 20000 x 100,
-    K=10: 0.82; 50000 x 500, K=10: 0.62; CSR 50000 x 100000 (1e-3), K=20: 0.69.
+    A block's hand-off to a thread and its ~20 numpy calls, which hold the GIL, cost
+    a fixed time per block: threads pay when the default blocks hold >= 2e6
+    multiply-adds each (rows * features, or stored entries, * classes) and are >= 4
+    (timings: ``benchmarks/results/loss_constants.md``).
     """
     rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
     n_blocks = 1 if _uncuttable(X) else -(-X.shape[0] // rows)
@@ -390,16 +432,64 @@ def _map(function, blocks, n_threads):
     return _executors[n_threads].map(function, blocks)
 
 
+class _Buffers:
+    """The (n_classes, rows) buffers that block evaluations borrow, one pair each.
+
+    A pair is taken for one block's evaluation and given back after it, so the
+    pairs in existence are at most the evaluations that ever ran at once (one per
+    thread): ``2 * n_threads * block_rows * n_classes`` values, whatever n_samples.
+    They live as long as the loss.
+    """
+
+    def __init__(self, n_classes, block_rows, dtype):
+        self.n_classes, self.size, self.dtype = n_classes, n_classes * block_rows, dtype
+        self._free = deque()  # append and pop are atomic: threads share it
+
+    def run(self, function, block, proba=None):
+        """Return ``function(block)``, ``block`` given a borrowed pair of buffers.
+
+        ``proba``, when given, is the block's own (kept) probability buffer, used
+        in place of the second borrowed one.
+        """
+        try:
+            pair = self._free.pop()
+        except IndexError:
+            pair = (np.empty(self.size, self.dtype), np.empty(self.size, self.dtype))
+        try:
+            shape = (self.n_classes, len(block.target))
+            logits, scratch = (
+                buffer[: shape[0] * shape[1]].reshape(shape) for buffer in pair
+            )
+            return function(
+                block._replace(logits=logits, proba=scratch if proba is None else proba)
+            )
+        finally:
+            self._free.append(pair)
+
+
 class SoftmaxLoss(ScaledObjective):
     """The scaled objective ``f`` of :mod:`sklse._objective` on in-memory data.
 
-    The rows are cut into blocks (:class:`Block`), each with two class-major buffers
-    of X's dtype reused by every call, 2 * n_samples * n_classes values in all:
-    ``logits`` (scratch) and ``proba``, the probabilities at the last point where
-    :meth:`loss_gradient` ran, which :meth:`hessp` reuses there. X is never copied:
-    dense blocks are views, CSR blocks are :class:`CSRRows` views; CSC X, whose rows
-    cannot be cut without a copy, is one block. Row-major products go through one
-    (rows, n_classes) scratch per thread (for CSC, rows = n_samples).
+    The rows are cut into blocks (:class:`Block`). X is never copied: dense blocks
+    are views, CSR blocks are :class:`CSRRows` views; CSC X, whose rows cannot be
+    cut without a copy, is one block. A block's evaluation borrows two class-major
+    buffers of X's dtype (:class:`_Buffers`), ``logits`` and ``proba``, and gives
+    them back, so that between evaluations the loss holds one pair per thread, not
+    per block. Row-major products go through one (rows, n_classes) scratch per
+    thread (for CSC, rows = n_samples).
+
+    What a fit keeps between evaluations, by solver:
+
+    - lbfgs (and L-BFGS in auto), the L1 fit: no (n_classes, n_samples) buffer;
+      ``O(n_threads * block_rows * n_classes + n_classes * n_features)`` values.
+    - newton-cg, trust-ncg and the Newton-CG steps that finish an L-BFGS fit
+      (anything calling :meth:`hessp`): from the first :meth:`hessp` on, the
+      probabilities at the last point (``n_samples * n_classes`` values) while
+      they fit ``proba_budget``, so that the products at one point share them;
+      beyond the budget each product recomputes them per block (one more GEMM and
+      exp per block), as the Dask path does.
+    - newton-cholesky (and auto's Newton steps): nothing more; :meth:`hessian`
+      recomputes the probabilities per block, a GEMM against its O(n * n_dof^2).
 
     Parameters
     ----------
@@ -420,6 +510,9 @@ class SoftmaxLoss(ScaledObjective):
         Threads that evaluate blocks side by side. numpy's GEMM, its ufuncs and
         scipy's sparse kernels release the GIL, so blocks run in parallel; sums over
         blocks keep block order, so results do not depend on ``n_threads``.
+    proba_budget : int, default=2**28
+        Bytes of probabilities that :meth:`hessp` may keep between calls (256 MiB).
+        Kept or recomputed, the probabilities are the same bits.
     """
 
     def __init__(
@@ -434,6 +527,7 @@ class SoftmaxLoss(ScaledObjective):
         fit_intercept=True,
         block_rows=None,
         n_threads=1,
+        proba_budget=_PROBA_BUDGET,
     ):
         n_samples, n_features = X.shape
         self.n_samples, self.n_classes = n_samples, n_classes
@@ -453,47 +547,93 @@ class SoftmaxLoss(ScaledObjective):
             block_rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
         self.blocks = _split(X, y, sample_weight, n_classes, block_rows)
         self.n_threads = n_threads
-        self._proba_params = None
+        self._buffers = _Buffers(n_classes, len(self.blocks[0].target), X.dtype)
+        self._may_keep = n_samples * n_classes * X.dtype.itemsize <= proba_budget
+        self._kept = None  # the blocks' own proba buffers, once hessp asks for them
+        self._proba_params = None  # where the kept probabilities were computed
+
+    def _map_blocks(self, function, proba=None):
+        """Return ``function(block)`` for every block in block order, in threads.
+
+        Each block gets borrowed buffers; ``proba``, a buffer per block, replaces
+        the borrowed ``proba``.
+        """
+        proba = [None] * len(self.blocks) if proba is None else proba
+        return _map(
+            lambda pair: self._buffers.run(function, *pair),
+            list(zip(self.blocks, proba, strict=True)),
+            self.n_threads,
+        )
 
     def loss_gradient(self, params):
         """Return the smooth part of ``f(params)`` and its float64 (n_dof,) gradient.
 
         The smooth part is ``f`` without its L1 term (all of ``f`` when ``l1 == 0``).
+        Once probabilities are kept (:meth:`hessp`), they are those at ``params``.
         """
         params = np.asarray(params, dtype=np.float64)
         coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
         loss, grad = 0.0, np.zeros_like(params)
         grad_coef, grad_intercept = _unpack(grad, self.n_classes, self.fit_intercept)
-        results = _map(
-            lambda block: block_loss_gradient(block, coef, intercept),
-            self.blocks,
-            self.n_threads,
+        self._proba_params = None
+        results = self._map_blocks(
+            lambda block: block_loss_gradient(block, coef, intercept), self._kept
         )
         for block_loss, block_grad_coef, block_grad_intercept in results:
             loss += block_loss
             grad_coef += block_grad_coef
             if intercept is not None:
                 grad_intercept += block_grad_intercept
-        self._proba_params = params.copy()
+        if self._kept is not None:
+            self._proba_params = params.copy()
         return self._finish(loss, grad, params)
 
-    def _proba_at(self, params):
-        """Make every block's ``proba`` hold ``softmax(Z)`` at ``params``."""
+    def _proba_at(self, params, *, start_keeping):
+        """Return the kept per-block probabilities at ``params``, or None: not kept.
+
+        With ``start_keeping`` and within the budget, keeping starts here. Kept
+        ones from another point are recomputed (:func:`block_proba`: the bits that
+        :func:`block_loss_gradient` leaves).
+        """
+        if self._kept is None and start_keeping and self._may_keep:
+            shape, dtype = self.n_classes, self._buffers.dtype
+            self._kept = [np.empty((shape, len(b.target)), dtype) for b in self.blocks]
+        if self._kept is None:
+            return None
         if self._proba_params is None or not np.array_equal(params, self._proba_params):
-            self.loss_gradient(params)
+            coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
+            for _ in self._map_blocks(
+                lambda block: block_proba(block, coef, intercept), self._kept
+            ):
+                pass
+            self._proba_params = params.copy()
+        return self._kept
+
+    def _at_point(self, function, params, *, start_keeping):
+        """Return ``function(block)`` for every block, ``block.proba`` at ``params``."""
+        params = np.asarray(params, dtype=np.float64)
+        kept = self._proba_at(params, start_keeping=start_keeping)
+        if kept is not None:
+            return self._map_blocks(function, kept)
+        coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
+
+        def recomputed(block):
+            block_proba(block, coef, intercept)
+            return function(block)
+
+        return self._map_blocks(recomputed)
 
     def hessian(self, params):
         """Return the smooth part's dense (n_dof, n_dof) float64 Hessian at ``params``.
 
-        Reuses the probabilities of the last :meth:`loss_gradient` call as
-        :meth:`hessp` does; costs O(n_samples * n_dof^2) (:func:`block_hessian`).
+        Recomputes the probabilities per block unless :meth:`hessp` keeps them;
+        costs O(n_samples * n_dof^2) (:func:`block_hessian`).
         """
-        self._proba_at(params)
         hessian = None
-        results = _map(
+        results = self._at_point(
             lambda block: block_hessian(block, self.fit_intercept),
-            self.blocks,
-            self.n_threads,
+            params,
+            start_keeping=False,
         )
         for block_hessian_ in results:
             if hessian is None:
@@ -522,17 +662,16 @@ class SoftmaxLoss(ScaledObjective):
     def hessp(self, params, direction):
         """Return the smooth part's Hessian at ``params`` applied to ``direction``.
 
-        Reuses the probabilities of the last :meth:`loss_gradient` call when it was
-        made at the same ``params``, and recomputes them otherwise.
+        Keeps the probabilities at the last point from the first call on, within
+        ``proba_budget``; recomputes them per block otherwise.
         """
-        self._proba_at(params)
         coef_dir, intercept_dir = _unpack(direction, self.n_classes, self.fit_intercept)
         result = np.zeros_like(direction, dtype=np.float64)
         hess_coef, hess_intercept = _unpack(result, self.n_classes, self.fit_intercept)
-        results = _map(
+        results = self._at_point(
             lambda block: block_hessp(block, coef_dir, intercept_dir),
-            self.blocks,
-            self.n_threads,
+            params,
+            start_keeping=True,
         )
         for block_coef, block_intercept in results:
             hess_coef += block_coef

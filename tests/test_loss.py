@@ -8,6 +8,7 @@ second oracle.
 
 import os
 import signal
+import tracemalloc
 import warnings
 
 import mpmath
@@ -18,15 +19,18 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import approx_fprime
 from scipy.special import logsumexp, softmax
 
+import sklse._loss
 from sklse._loss import (
     SoftmaxLoss,
     block_hessp,
     block_loss_gradient,
     default_block_rows,
     make_block,
+    read_l2_bytes,
     useful_threads,
 )
 from sklse._objective import _pack, _unpack
+from sklse._solvers import minimize
 
 LAYOUTS = ["C", "F", "csr_matrix", "csc_matrix", "csr_array", "csc_array"]
 DENSE_LAYOUTS = ["C", "F"]
@@ -310,8 +314,8 @@ def test_objective_matches_reference(rng, layout, dtype, fit_intercept, weighted
     assert isinstance(F, float)
     assert grad.dtype == np.float64
     assert grad.shape == (loss.n_dof,)
-    # buffers stay in X's dtype
-    for block in loss.blocks:
+    # the buffers lent to the blocks are in X's dtype
+    for block in loss._map_blocks(lambda block: block):
         assert block.proba.dtype == block.logits.dtype == dtype
     assert_close(F, ref.objective(params), dtype)
     assert_close(f, ref.f(params), dtype)
@@ -893,6 +897,79 @@ def test_threads_work_in_a_forked_child(rng):
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+@pytest.mark.parametrize("layout", ["C", "csr_matrix", "csc_matrix"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kept_and_recomputed_probabilities_give_the_same_bits(
+    rng, layout, dtype, weighted
+):
+    X, y, sample_weight = make_data(rng, layout, dtype, weighted, n_samples=300)
+    kept, recomputed = (
+        SoftmaxLoss(X, y, 3, sample_weight, block_rows=64, proba_budget=budget)
+        for budget in (2**28, 0)
+    )
+    here, there = (random_params(rng, 3, 5, True) for _ in range(2))
+    direction = rng.standard_normal(kept.n_dof)
+    for loss in (kept, recomputed):
+        loss.loss_gradient(there)
+    # kept: probabilities from the last evaluation (at ``there``) are stale here
+    assert_array_equal(kept.hessp(here, direction), recomputed.hessp(here, direction))
+    for loss in (kept, recomputed):
+        loss.loss_gradient(here)  # kept: at ``here``, reused below
+    assert_array_equal(kept.hessp(here, direction), recomputed.hessp(here, direction))
+    assert_array_equal(kept.hessian(there), recomputed.hessian(there))
+    assert kept._kept is not None and recomputed._kept is None
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "trust-ncg", "auto"])
+def test_fits_do_not_depend_on_threads_or_kept_probabilities(rng, solver):
+    X, y, sample_weight = make_data(rng, "C", np.float64, True, n_samples=2000)
+    results = [
+        minimize(
+            SoftmaxLoss(
+                X,
+                y,
+                3,
+                sample_weight,
+                block_rows=128,
+                n_threads=n_threads,
+                proba_budget=budget,
+            ),
+            np.zeros(18),
+            solver=solver,
+            tol=1e-10,
+        )
+        for n_threads, budget in ((1, 2**28), (3, 2**28), (1, 0), (3, 0))
+    ]
+    for result in results[1:]:
+        assert_array_equal(result.params, results[0].params)
+        assert result.n_iter == results[0].n_iter
+
+
+def test_evaluations_keep_no_buffers_of_all_rows(rng):
+    # 200 blocks of 512 rows; buffers of all rows, (K, n) each, would be n * K values.
+    X, y, _ = make_data(rng, "C", np.float64, False, 102400, 4, 16)
+    params = random_params(rng, 16, 4, True)
+    n_by_k = X.shape[0] * 16 * X.itemsize
+    tracemalloc.start()
+    try:
+        loss = SoftmaxLoss(X, y, 16, block_rows=512, n_threads=2)
+        loss.loss_gradient(params)
+        loss.loss_gradient(params)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # what is left: the blocks' label indices (n intp) and 2 threads' buffers
+    assert peak < 0.2 * n_by_k
+    assert loss._kept is None and len(loss._buffers._free) <= 2
+    # hessp keeps the probabilities at the point, n * K values, within the budget
+    loss.hessp(params, np.ones(loss.n_dof))
+    assert sum(proba.nbytes for proba in loss._kept) == n_by_k
+    over = SoftmaxLoss(X, y, 16, block_rows=512, proba_budget=n_by_k - 1)
+    over.hessp(params, np.ones(loss.n_dof))
+    assert over._kept is None
+
+
 def test_default_blocks_do_not_depend_on_threads(rng):
     X, y, _ = make_data(rng, "C", np.float64, False, n_samples=50000)
     params = random_params(rng, 3, 5, True)
@@ -924,8 +1001,47 @@ def test_no_threads_for_csc_which_is_one_block():
     assert useful_threads(X.tocsc(), 20, 2) == 1
 
 
-def test_dense_blocks_fit_the_cache_and_sparse_blocks_are_large():
-    # Dense: X's rows and two (K, rows) buffers in 2 MiB, >= 2048 rows.
+CACHE_FILES = ("level", "type", "size", "shared_cpu_list")
+
+
+def write_cache(root, *caches):
+    """Write a Linux sysfs cache directory of (level, type, size, shared CPUs)."""
+    for number, fields in enumerate(caches):
+        index = root / f"index{number}"
+        index.mkdir(parents=True)
+        for name, value in zip(CACHE_FILES, fields, strict=True):
+            (index / name).write_text(value + "\n")
+    return root
+
+
+def test_l2_cache_is_read_from_sysfs_per_core(tmp_path):
+    l1 = ("1", "Data", "48K", "0")
+    private = write_cache(tmp_path / "a", l1, ("2", "Unified", "2048K", "0"))
+    assert read_l2_bytes(private) == 2 * 2**20
+    # an L2 shared by CPUs 0-1 and 4: a third each
+    shared = write_cache(tmp_path / "b", l1, ("2", "Unified", "3M", "0-1,4"))
+    assert read_l2_bytes(shared) == 2**20
+    assert read_l2_bytes(write_cache(tmp_path / "c", l1)) is None
+    assert read_l2_bytes(tmp_path / "absent") is None
+    broken = write_cache(tmp_path / "d", ("2", "Unified", "big", "0"))
+    assert read_l2_bytes(broken) is None
+
+
+@pytest.mark.parametrize("l2", [2**21, 2**19])
+def test_dense_blocks_fill_the_l2_cache_whatever_the_threads(monkeypatch, l2):
+    monkeypatch.setattr(sklse._loss, "l2_cache_bytes", lambda: l2)
+    assert default_block_rows(np.empty((200000, 20)), 5, 8) == l2 // (8 * 30)
+    assert default_block_rows(np.empty((200000, 20), np.float32), 5, 8) == l2 // 120
+    assert default_block_rows(np.empty((50000, 500)), 10, 8) == 2048  # the floor
+    X, y, _ = make_data(np.random.default_rng(0), "C", np.float64, False, 50000)
+    serial, parallel = (SoftmaxLoss(X, y, 3, n_threads=n) for n in (1, 2))
+    # 5 features and 2 * 3 buffer entries of 8 bytes per row
+    assert len(serial.blocks) == len(parallel.blocks) == -(-50000 // (l2 // 88))
+
+
+def test_dense_blocks_fit_the_cache_and_sparse_blocks_are_large(monkeypatch):
+    monkeypatch.setattr(sklse._loss, "l2_cache_bytes", lambda: 2**21)
+    # Dense: X's rows and two (K, rows) buffers in the L2 (2 MiB), >= 2048 rows.
     assert default_block_rows(np.empty((200000, 20)), 5, 8) == 2**21 // (8 * 30)
     assert default_block_rows(np.empty((200000, 20), np.float32), 5, 8) == 2**21 // (
         4 * 30

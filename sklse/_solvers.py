@@ -528,31 +528,33 @@ def _newton_pays(monitor, cost, max_iter):
     """Whether L-BFGS should give way to newton-cholesky after this iteration.
 
     L-BFGS's rate is the fall of ``log max|grad f|`` (best so far) per iteration
-    since its first; at that rate it needs ``log(grad / tol) / rate`` more. It
-    gives way when that is more than 8 Newton steps cost, or more than the
-    iterations left (then only Newton can meet tol within max_iter); never before
-    10 iterations or with fewer than 8 left. Best so far (``monitor.history``) and
-    since the first iteration: L-BFGS's gradient is not monotone, and a plateau of
-    a few iterations (common on well-conditioned problems too) is not a stall;
-    unscaled features stall L-BFGS from the start and it gives way after 10.
+    over the second half of its iterations; at that rate it needs ``log(grad /
+    tol) / rate`` more. It gives way when that is more than 8 Newton steps cost,
+    or more than the iterations left (then only Newton can meet tol within
+    max_iter); never before 10 iterations or with fewer than 8 left. Best so far
+    (``monitor.history``): L-BFGS's gradient is not monotone. Over half of the
+    run: long enough that a plateau of a few iterations (common on
+    well-conditioned problems too) is not a stall, recent enough to see L-BFGS
+    slow down after a fast start, as it does on unscaled features.
     """
     history, tol = monitor.history, monitor.tol
     done = len(history)
     if done < _WINDOW or max_iter - done < _NEWTON_STEPS:
         return False
-    rate = np.log(history[0] / history[-1]) / (done - 1)
+    half = done // 2
+    rate = np.log(history[half - 1] / history[-1]) / (done - half)
     with np.errstate(divide="ignore"):  # tol = 0: never met, Newton decides
         needed = np.log(history[-1] / tol) / rate if rate > 0 else np.inf
     return needed > min(_NEWTON_STEPS * cost, max_iter - done)
 
 
-_SMALL_HESSIAN = 2**22  # multiply-adds of a Hessian cheaper than ~10 L-BFGS steps
+_SMALL_HESSIAN = 2**23  # multiply-adds of a Hessian costing about 10 L-BFGS steps
 
 
 def _small_hessian(loss):
-    """Whether ``loss`` has a dense Hessian of at most ``2**22`` multiply-adds.
+    """Whether ``loss`` has a dense Hessian of at most ``2**23`` multiply-adds.
 
-    ``n * n_dof * (n_dof / 2 + d~)`` (:func:`newton_cost`), well under a millisecond.
+    ``n * n_dof * (n_dof / 2 + d~)`` (:func:`newton_cost`), a millisecond or two.
     """
     if not hasattr(loss, "hessian") or loss.n_dof > _MAX_DENSE_DOF:
         return False
@@ -566,15 +568,16 @@ def _auto(params, monitor, max_iter):
     """L-BFGS, then newton-cholesky from its iterate where :func:`_newton_pays`.
 
     Small problems start with newton-cholesky: where a Hessian takes at most
-    ``2**22`` multiply-adds (``n * n_dof * (n_dof / 2 + d~)``, well under a
-    millisecond), every step of either solver costs about its fixed overhead of
-    numpy and scipy calls, and Newton takes 5-10 steps where L-BFGS takes 20-1000.
+    ``2**23`` multiply-adds (:func:`_small_hessian`), a Newton step costs a few
+    L-BFGS steps, mostly their fixed overhead of numpy and scipy calls, and
+    Newton takes 5-10 steps where L-BFGS takes 20 (standardised features) to
+    1000 (unscaled ones).
     """
     loss = monitor.loss
     cost = newton_cost(loss)
     if cost is None:
         return _lbfgs(params, monitor, max_iter)
-    if loss.n_samples * loss.n_dof * 2 * cost <= _SMALL_HESSIAN:
+    if _small_hessian(loss):
         return _newton_cholesky(params, monitor, max_iter)
     monitor.give_way = partial(_newton_pays, cost=cost, max_iter=max_iter)
     result = _run_lbfgs(params, monitor, max_iter)

@@ -482,14 +482,14 @@ class SoftmaxLoss(ScaledObjective):
 
     - lbfgs (and L-BFGS in auto), the L1 fit: no (n_classes, n_samples) buffer;
       ``O(n_threads * block_rows * n_classes + n_classes * n_features)`` values.
-    - newton-cg, trust-ncg and the Newton-CG steps that finish an L-BFGS fit
-      (anything calling :meth:`hessp`): from the first :meth:`hessp` on, the
+    - newton-cg, trust-ncg, newton-cholesky and the Newton steps that finish an
+      L-BFGS fit (anything calling :meth:`hessp` or :meth:`hessian`): from the
+      first such call on, the
       probabilities at the last point (``n_samples * n_classes`` values) while
       they fit ``proba_budget``, so that the products at one point share them;
       beyond the budget each product recomputes them per block (one more GEMM and
-      exp per block), as the Dask path does.
-    - newton-cholesky (and auto's Newton steps): nothing more; :meth:`hessian`
-      recomputes the probabilities per block, a GEMM against its O(n * n_dof^2).
+      exp per block), as the Dask path does. (newton-cholesky's own Hessian,
+      ``n_dof ** 2`` values, is at most 32 MiB under auto.)
 
     Parameters
     ----------
@@ -626,14 +626,15 @@ class SoftmaxLoss(ScaledObjective):
     def hessian(self, params):
         """Return the smooth part's dense (n_dof, n_dof) float64 Hessian at ``params``.
 
-        Recomputes the probabilities per block unless :meth:`hessp` keeps them;
-        costs O(n_samples * n_dof^2) (:func:`block_hessian`).
+        Keeps the probabilities between calls within the budget, as :meth:`hessp`
+        does (the Newton solvers evaluate the loss, then the Hessian, at each
+        point); costs O(n_samples * n_dof^2) (:func:`block_hessian`).
         """
         hessian = None
         results = self._at_point(
             lambda block: block_hessian(block, self.fit_intercept),
             params,
-            start_keeping=False,
+            start_keeping=True,
         )
         for block_hessian_ in results:
             if hessian is None:

@@ -106,12 +106,14 @@ def host_model(model):
     return model
 
 
-def sweep(X, y, X64, device, torch, args):
+def sweep(X, y, X64, device, torch, args, f_ref):
     """Return ``{label: [(median seconds, F), ...]}`` over the ``max_iter`` grid.
 
     The estimators take turns at every point and repeat (interleaved, so that a
-    busy spell of the shared machine falls on both); each stops at its budget or
-    once it stops by itself before ``max_iter``.
+    busy spell of the shared machine falls on both); each stops at its budget, once
+    it stops by itself before ``max_iter``, or once within a tenth of the gap of
+    the reference ``f_ref``: later points only take longer (past L-BFGS's stall,
+    sklse's Newton-CG steps at ``tol=1e-14`` can take minutes a fit).
     """
     traces = {label: [] for label in estimators(1)}
     spent = dict.fromkeys(traces, 0.0)
@@ -131,8 +133,9 @@ def sweep(X, y, X64, device, torch, args):
             spent[label] += sum(seconds[label])
             value = objective(host_model(models[label]), X64, y_host(y), L2)
             traces[label].append((statistics.median(seconds[label]), value))
-            if int(np.max(np.asarray(host_n_iter(models[label])))) < max_iter:
-                live.remove(label)  # stopped by itself: more iterations add nothing
+            stopped = int(np.max(np.asarray(host_n_iter(models[label])))) < max_iter
+            if stopped or (value - f_ref) / f_ref <= EPS / 10:
+                live.remove(label)  # more iterations add nothing to time_to
     return traces
 
 
@@ -212,7 +215,7 @@ def run_problem(name, X, y, torch, args):
     for backend, device in backends(torch).items():
         X_b = X if device is None else torch.asarray(X, device=device)
         y_b = y if device is None else torch.asarray(y, device=device)
-        traces = sweep(X_b, y_b, X64, device, torch, args)
+        traces = sweep(X_b, y_b, X64, device, torch, args, f_star)
         for trace in traces.values():
             f_star = min(f_star, min(f for _, f in trace))
         results[backend] = (traces, X_b, y_b, device)

@@ -16,6 +16,14 @@ LogisticRegression has under dispatch); everyone runs with one CPU thread (BLAS
 through threadpoolctl, torch through ``torch.set_num_threads``). The transfers of an
 sklse evaluation are counted on a fit: copies host -> device and device -> host per
 ``loss_gradient`` call, and the values they carry.
+
+``--evaluations`` times single evaluations instead (ms, medians of interleaved
+repeats at random points): sklse's ``loss_gradient`` and its ``hessp`` at the point
+just evaluated (as newton-cg and trust-ncg call it), the ``loss_gradient`` of
+scikit-learn's ``LinearModelLoss`` with ``HalfMultinomialLossArrayAPI`` (the
+function LogisticRegression's lbfgs minimises under dispatch), and a floor: the two
+products ``X @ W.T`` and ``G.T @ X`` and one ``exp`` over the (n_samples,
+n_classes) logits, whole-array.
 """
 
 import os
@@ -35,8 +43,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
+from sklearn._loss.loss import HalfMultinomialLossArrayAPI  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.linear_model._linear_loss import LinearModelLoss  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -96,25 +106,36 @@ def host_model(model):
     return model
 
 
-def sweep(X, y, X64, device, torch, args):
-    """Return ``{label: [(median seconds, F), ...]}`` over the ``max_iter`` grid."""
+def sweep(X, y, X64, device, torch, args, f_ref):
+    """Return ``{label: [(median seconds, F), ...]}`` over the ``max_iter`` grid.
+
+    The estimators take turns at every point and repeat (interleaved, so that a
+    busy spell of the shared machine falls on both); each stops at its budget, once
+    it stops by itself before ``max_iter``, or once within a tenth of the gap of
+    the reference ``f_ref``: later points only take longer (past L-BFGS's stall,
+    sklse's Newton-CG steps at ``tol=1e-14`` can take minutes a fit).
+    """
     traces = {label: [] for label in estimators(1)}
-    for label in traces:
-        spent = 0.0
-        for max_iter in MAX_ITERS:
-            if spent > args.budget:
-                break
-            seconds, model = [], None
-            for _ in range(args.repeats):
-                elapsed, model = timed_fit(
-                    estimators(max_iter)[label], X, y, device, torch
-                )
-                seconds.append(elapsed)
-            spent += sum(seconds)
-            value = objective(host_model(model), X64, y_host(y), L2)
-            traces[label].append((statistics.median(seconds), value))
-            if int(np.max(np.asarray(host_n_iter(model)))) < max_iter:
-                break  # stopped by itself: more iterations add nothing
+    spent = dict.fromkeys(traces, 0.0)
+    live = list(traces)
+    for max_iter in MAX_ITERS:
+        live = [label for label in live if spent[label] <= args.budget]
+        if not live:
+            break
+        seconds = {label: [] for label in live}
+        models = {}
+        for _ in range(args.repeats):
+            for label in live:
+                model = estimators(max_iter)[label]
+                elapsed, models[label] = timed_fit(model, X, y, device, torch)
+                seconds[label].append(elapsed)
+        for label in list(live):
+            spent[label] += sum(seconds[label])
+            value = objective(host_model(models[label]), X64, y_host(y), L2)
+            traces[label].append((statistics.median(seconds[label]), value))
+            stopped = int(np.max(np.asarray(host_n_iter(models[label])))) < max_iter
+            if stopped or (value - f_ref) / f_ref <= EPS / 10:
+                live.remove(label)  # more iterations add nothing to time_to
     return traces
 
 
@@ -194,7 +215,7 @@ def run_problem(name, X, y, torch, args):
     for backend, device in backends(torch).items():
         X_b = X if device is None else torch.asarray(X, device=device)
         y_b = y if device is None else torch.asarray(y, device=device)
-        traces = sweep(X_b, y_b, X64, device, torch, args)
+        traces = sweep(X_b, y_b, X64, device, torch, args, f_star)
         for trace in traces.values():
             f_star = min(f_star, min(f for _, f in trace))
         results[backend] = (traces, X_b, y_b, device)
@@ -219,6 +240,70 @@ def run_problem(name, X, y, torch, args):
         )
         print(rows[-1], flush=True)
     return rows
+
+
+def evaluation_runs(X, y, device, torch, rng, repeats):
+    """Return ``{label: function of the repeat}`` for one problem on ``device``."""
+    n_classes = int(y.max()) + 1
+    X_d = torch.asarray(X, device=device)
+    ours = ArrayAPISoftmaxLoss(X_d, torch.asarray(y, device=device), n_classes)
+    theirs = LinearModelLoss(
+        HalfMultinomialLossArrayAPI(n_classes=n_classes, xp=ours.xp, device=X_d.device),
+        fit_intercept=True,
+    )
+    target = torch.asarray(y, dtype=X_d.dtype, device=device)
+    params = rng.normal(scale=0.01, size=(repeats + 1, ours.n_dof))
+    directions = rng.normal(scale=0.01, size=(repeats + 1, ours.n_dof))
+    coef = torch.asarray(params[0, :-n_classes].reshape(n_classes, -1), device=device)
+    coef = coef.to(X_d.dtype)
+    alpha = 1 / X.shape[0]
+
+    def floor(i):
+        return float((torch.exp(X_d @ coef.T).T @ X_d)[0, 0])  # synchronised
+
+    return {
+        "floor": floor,
+        "sklearn loss_gradient": lambda i: theirs.loss_gradient(
+            params[i], X_d, target, None, alpha
+        ),
+        "sklse loss_gradient": lambda i: ours.loss_gradient(params[i]),
+        "sklse hessp": lambda i: ours.hessp(params[i], directions[i]),
+    }
+
+
+def time_evaluations(runs, repeats):
+    """Return ``{label: median ms}``, the runs interleaved, after one warm-up."""
+    times = {label: [] for label in runs}
+    for i in range(repeats + 1):
+        for label, run in runs.items():
+            start = time.perf_counter()
+            run(i)  # hessp runs at the point loss_gradient has just evaluated
+            if i:
+                times[label].append(1e3 * (time.perf_counter() - start))
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def evaluations(torch, args):
+    """Return the markdown table of ms per evaluation, one row per problem/device."""
+    table = [
+        "| problem | backend | floor | sklearn loss_gradient | sklse loss_gradient "
+        "| sklse hessp | sklse / sklearn |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(table))
+    rng = np.random.default_rng(0)
+    for name, X, y in problems(args.quick):
+        for backend, device in backends(torch).items():
+            if device is None:
+                continue
+            with sklearn.config_context(array_api_dispatch=True):
+                runs = evaluation_runs(X, y, device, torch, rng, args.repeats)
+                ms = time_evaluations(runs, args.repeats)
+            ratio = ms["sklse loss_gradient"] / ms["sklearn loss_gradient"]
+            cells = " | ".join(f"{value:.1f}" for value in ms.values())
+            table.append(f"| {name} | {backend} | {cells} | {ratio:.2f} |")
+            print(table[-1], flush=True)
+    return table
 
 
 def machine(torch):
@@ -252,8 +337,11 @@ def main():
     parser.add_argument("--quick", action="store_true", help="problems 10x smaller")
     parser.add_argument("--repeats", type=int, default=None, help="fits per point")
     parser.add_argument("--budget", type=float, default=None, help="s per sweep")
+    parser.add_argument(
+        "--evaluations", action="store_true", help="ms per evaluation, not fits"
+    )
     args = parser.parse_args()
-    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.repeats = args.repeats or (9 if args.evaluations else 1 if args.quick else 3)
     args.budget = args.budget or (5.0 if args.quick else 60.0)
     import torch
 
@@ -262,6 +350,12 @@ def main():
     print(header)
     if not torch.cuda.is_available():
         print("No CUDA device found: only the numpy and torch CPU rows run.")
+    mode = "quick" if args.quick else "full"
+    if args.evaluations:
+        with threadpool_limits(limits=1, user_api="blas"):
+            table = evaluations(torch, args)
+        save(RESULTS / f"bench_array_api_evaluations_{mode}.md", header, table)
+        return
     table = [
         "| problem | backend | LR lbfgs to 1e-6 (s) | sklse to 1e-6 (s) | "
         "sklse / LR | sklse numpy / this | sklse copies per evaluation |",
@@ -271,9 +365,12 @@ def main():
     with threadpool_limits(limits=1, user_api="blas"):
         for name, X, y in problems(args.quick):
             table += run_problem(name, X, y, torch, args)
-    mode = "quick" if args.quick else "full"
+    save(RESULTS / f"bench_array_api_{mode}.md", header, table)
+
+
+def save(path, header, table):
+    """Write the command, the header line and the table to ``path``."""
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"bench_array_api_{mode}.md"
     command = " ".join(["python", "benchmarks/bench_array_api.py", *sys.argv[1:]])
     path.write_text(f"`{command}`\n\n{header}\n\n" + "\n".join(table) + "\n")
     print(f"saved to {path}")

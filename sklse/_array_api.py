@@ -17,20 +17,63 @@ What crosses between host and device, per call (counted in the tests):
   goes too (the probabilities are recomputed on the device).
 - :meth:`~ArrayAPISoftmaxLoss.hessian`: the (n_dof, n_dof) float64 matrix back.
 
-X, the labels and the weights never leave the device, and X is never copied. The
+X, the labels and the weights never leave the device, and X is never copied: row
+blocks (:func:`default_block_rows`; one block off the host) are views. The
 probabilities at the last evaluated point stay on the device for ``hessp`` (n_samples
-* n_classes values of X's dtype), as in :class:`sklse._loss.SoftmaxLoss`. Sums are
-accumulated in X's dtype by the device's reductions and products (float32 X computes
-in float32 there) and cast to float64 before they come back.
+* n_classes values of X's dtype), as in :class:`sklse._loss.SoftmaxLoss`. Within a
+block, sums are accumulated in X's dtype by the device's reductions and products
+(float32 X computes in float32 there); the blocks' sums are added in float64.
+
+Each block makes few passes over its (rows, n_classes) logits, most in place (the
+standard's in-place operators): the shift by the row max, a ``take_along_axis`` of
+the labels' logits, ``-inf`` written at the labels so that one sum of the exp gives
+the rest of each row without its label's term, the scaling to ``P`` and one
+``where`` for the residual. ``P`` is kept with 0 at the labels; the first ``hessp``
+at that point fills them in (L-BFGS never asks).
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
 from sklse._compat import array_namespace, to_numpy
-from sklse._numerics import _xp_shifted_exp
+from sklse._numerics import _xp_row_shift
 from sklse._objective import ScaledObjective, _pack, _unpack
 
 __all__ = ["ArrayAPISoftmaxLoss"]
+
+_DLPACK_CPU = 1  # DLPack's kDLCPU: the array's memory is the host's
+_BLOCK_BYTES = 32 * 1024 * 1024  # a block of X and its (rows, K) temporaries
+_MIN_BLOCK_ROWS = 4096
+
+
+def default_block_rows(X, n_classes):
+    """Return the rows per block for X: all of them, unless X is in host memory.
+
+    In host memory (DLPack device type kDLCPU: numpy-backed namespaces, torch on
+    CPU) a block's rows of X and its (rows, n_classes) temporaries fill 32 MiB: the
+    passes over the temporaries run in cache, the second product finds the rows of
+    X in the last-level cache, and no temporary is large enough for the allocator
+    to map fresh pages for it; at least 4096 rows, so that the ~30 array calls of a
+    block stay a small part of its time. On an accelerator one block: every block
+    costs kernel launches, and its memory is not the CPU's cache. Measured with
+    ``benchmarks/bench_array_api.py --evaluations``.
+    """
+    n_samples, n_features = X.shape
+    if X.__dlpack_device__()[0] != _DLPACK_CPU:
+        return max(n_samples, 1)
+    itemsize = array_namespace(X).finfo(X.dtype).bits // 8
+    rows = _BLOCK_BYTES // (itemsize * (n_features + 2 * n_classes))
+    return max(_MIN_BLOCK_ROWS, rows)
+
+
+class Rows(NamedTuple):
+    """One block of rows on the device: views of the evaluator's arrays."""
+
+    X: object  # (rows, n_features)
+    labels: object  # (rows, 1) integer labels, for take_along_axis
+    is_label: object  # (rows, n_classes) bool: k == y_i
+    sample_weight: object  # (rows, 1), X's dtype, or None
 
 
 class ArrayAPISoftmaxLoss(ScaledObjective):
@@ -38,6 +81,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
 
     The interface :func:`sklse._solvers.minimize` and the estimator use from
     :class:`~sklse._loss.SoftmaxLoss`, with the same values up to summation order.
+    Rows are evaluated in blocks of :func:`default_block_rows` (one block off the
+    host); sums over blocks are accumulated in float64 on the device.
 
     Parameters
     ----------
@@ -54,6 +99,9 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
     l1_ratio : float, default=0.0
         Share of the L1 term in the penalty; ignored when ``C = inf``.
     fit_intercept : bool, default=True
+    block_rows : int or None, default=None
+        Rows per block; None: :func:`default_block_rows`. Results do not depend on
+        it beyond summation round-off.
     """
 
     def __init__(
@@ -66,24 +114,41 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         C=1.0,
         l1_ratio=0.0,
         fit_intercept=True,
+        block_rows=None,
     ):
         xp = self.xp = array_namespace(X)
         self.X, self.device = X, X.device
         self.n_classes, self.fit_intercept = n_classes, fit_intercept
         self.n_samples = X.shape[0]
-        # The label of each row as a boolean (n_samples, n_classes) mask: selections
-        # by label are then elementwise `where`s, with no gather or scatter.
-        classes = xp.arange(n_classes, dtype=y.dtype, device=self.device)
-        self.is_label = y[:, None] == classes[None, :]
         self.tiny = xp.finfo(X.dtype).smallest_normal
-        self.sample_weight = None if sample_weight is None else sample_weight[:, None]
         self.host_dtype = np.float32 if X.dtype == xp.float32 else np.float64
         if sample_weight is None:
             sw_sum = float(X.shape[0])
         else:  # one synchronisation, at construction
             sw_sum = float(to_numpy(xp.sum(xp.astype(sample_weight, xp.float64))))
         self._set_penalty(X.shape[1], sw_sum, C, l1_ratio)
-        self._proba = self._proba_params = None
+        if block_rows is None:
+            block_rows = default_block_rows(X, n_classes)
+        self.blocks = self._split(y, sample_weight, block_rows)
+        self._proba = self._proba_target = self._proba_params = None
+
+    def _split(self, y, sample_weight, block_rows):
+        """Return the :class:`Rows` of ``block_rows`` rows each that cover X."""
+        xp, n_samples = self.xp, self.n_samples
+        classes = xp.arange(self.n_classes, dtype=y.dtype, device=self.device)
+        blocks = []
+        for start in range(0, max(n_samples, 1), block_rows):
+            rows = slice(start, min(start + block_rows, n_samples))
+            labels = y[rows][:, None]
+            blocks.append(
+                Rows(
+                    self.X[rows, :],
+                    labels,
+                    labels == classes[None, :],
+                    None if sample_weight is None else sample_weight[rows][:, None],
+                )
+            )
+        return blocks
 
     def _to_device(self, vector):
         """Return float64 host ``vector`` on the device in X's dtype: one copy."""
@@ -104,49 +169,104 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
             dtype = self.host_dtype
         return self.xp.asarray(host.astype(dtype), device=self.device)
 
-    def _linear(self, params):
-        """Return ``X @ coef.T + intercept`` (n_samples, n_classes) for host params."""
+    def _coef_t(self, params):
+        """Return ``coef.T`` (n_features, n_classes) and ``intercept`` on the device."""
         coef, intercept = _unpack(
             self._to_device(params), self.n_classes, self.fit_intercept, xp=self.xp
         )
-        logits = self.X @ coef.T
-        return logits if intercept is None else logits + intercept
+        return coef.T, intercept
 
-    def _weighted(self, rows):
-        """Return ``rows`` (n_samples, ...) times the sample weights, if any."""
-        return rows if self.sample_weight is None else rows * self.sample_weight
+    def _linear(self, rows, coef_t, intercept):
+        """Return the block's new ``X @ coef.T + intercept`` (rows, n_classes)."""
+        logits = rows.X @ coef_t
+        if intercept is not None:
+            logits += intercept  # in place here and below: no new (rows, K) array
+        return logits
+
+    def _at_labels(self, values, rows):
+        """Return ``values[i, y_i]`` (rows, 1): a gather, or a masked sum where the
+        namespace predates ``take_along_axis`` (array API standard 2024.12)."""
+        xp = self.xp
+        if hasattr(xp, "take_along_axis"):
+            return xp.take_along_axis(values, rows.labels, axis=1)
+        return xp.sum(xp.where(rows.is_label, values, 0.0), axis=1, keepdims=True)
+
+    def _times_X(self, rows, work):
+        """Return ``[work^T X, work^T 1]`` (n_dof,) float64 for work (rows, K)."""
+        if rows.sample_weight is not None:
+            work *= rows.sample_weight
+        xp = self.xp
+        return _pack(
+            work.T @ rows.X,
+            xp.sum(work, axis=0) if self.fit_intercept else None,
+            xp=xp,
+        )
+
+    def _block_sums(self, rows, coef_t, intercept):
+        """Return one block's data loss (float64 scalar) and ``[grad_W, grad_b]``.
+
+        The row loss of :func:`sklse._loss.block_loss_gradient`: ``log1p(rest /
+        e_y)``, with ``rest`` summed without the label's term, and ``log(total) -
+        t_y`` where ``e_y`` nears underflow or the row has a non-finite logit; both
+        are computed, a ``where`` picks (a branch would synchronise). Keeps ``P``
+        for hessp as ``e / total`` with 0 at the labels, and ``p_y`` apart.
+        """
+        xp = self.xp
+        logits = self._linear(rows, coef_t, intercept)
+        logits -= _xp_row_shift(logits, 1, xp)  # every exp(t) <= 1
+        t_target = self._at_labels(logits, rows)
+        # exp(-inf) = 0 at the labels: one sum gives rest, and e_y comes apart.
+        logits[rows.is_label] = -xp.inf
+        e = xp.exp(logits)
+        rest = xp.sum(e, axis=1, keepdims=True)
+        e_target = xp.exp(t_target)
+        total = rest + e_target
+        exact = (e_target >= self.tiny * self.n_classes) & (total <= self.n_classes)
+        ratio = rest / xp.where(exact, e_target, xp.ones_like(e_target))
+        row_loss = xp.where(exact, xp.log1p(ratio), xp.log(total) - t_target)
+        row_loss = xp.astype(row_loss, xp.float64)
+        if rows.sample_weight is not None:
+            row_loss = row_loss * xp.astype(rows.sample_weight, xp.float64)
+        inverse_total = 1 / total
+        e *= inverse_total  # P, but 0 at the labels
+        proba_target = e_target * inverse_total  # p_y, rounded as the rest of P
+        self._proba.append(e)
+        self._proba_target.append(proba_target)
+        residual = xp.where(rows.is_label, proba_target - 1, e)  # P - Y
+        return xp.sum(row_loss), self._times_X(rows, residual)
 
     def _data_sums(self, params):
         """Return ``[loss, *grad]`` of the data term on the device, not normalised.
 
-        The row loss of :func:`sklse._loss.block_loss_gradient`: ``log1p(rest /
-        e_y)``, and ``log(total) - t_y`` where ``e_y`` nears underflow or the row
-        has a non-finite logit; both are computed, a ``where`` picks (a branch
-        would synchronise). Keeps ``P = softmax(Z)`` on the device for hessp.
+        Sums :meth:`_block_sums` over the blocks; keeps ``P`` on the device.
         """
-        xp, is_label = self.xp, self.is_label
-        _, t, e, total = _xp_shifted_exp(self._linear(params), 1, xp)
-        e_target = xp.sum(xp.where(is_label, e, 0.0), axis=1, keepdims=True)
-        t_target = xp.sum(xp.where(is_label, t, 0.0), axis=1, keepdims=True)
-        rest = xp.sum(xp.where(is_label, 0.0, e), axis=1, keepdims=True)
-        exact = (e_target >= self.tiny * self.n_classes) & (total <= self.n_classes)
-        ratio = rest / xp.where(exact, e_target, xp.ones_like(e_target))
-        row_loss = xp.where(exact, xp.log1p(ratio), xp.log(total) - t_target)
-        proba = e * (1 / total)
-        self._proba, self._proba_params = proba, np.array(params, dtype=np.float64)
-        residual = self._weighted(xp.where(is_label, proba - 1, proba))
-        loss = xp.sum(xp.astype(self._weighted(row_loss), xp.float64))
-        grad = _pack(
-            residual.T @ self.X,
-            xp.sum(residual, axis=0) if self.fit_intercept else None,
-            xp=xp,
-        )
+        xp = self.xp
+        coef_t, intercept = self._coef_t(params)
+        self._proba, self._proba_target = [], []
+        loss = grad = None
+        for rows in self.blocks:
+            block_loss, block_grad = self._block_sums(rows, coef_t, intercept)
+            loss = block_loss if loss is None else loss + block_loss
+            grad = block_grad if grad is None else grad + block_grad
+        self._proba_params = np.array(params, dtype=np.float64)
         return xp.concat([xp.reshape(loss, (1,)), grad])
 
     def _proba_at(self, params):
-        """Return ``P`` at ``params``: the kept one, else recomputed on the device."""
+        """Return the blocks' ``P`` at ``params``: kept, else recomputed on the device.
+
+        The first call after an evaluation puts ``p_y`` into its kept ``P``.
+        """
         if self._proba_params is None or not np.array_equal(params, self._proba_params):
             self._data_sums(params)
+        if self._proba_target is not None:
+            where = self.xp.where
+            self._proba = [
+                where(rows.is_label, proba_target, proba)
+                for rows, proba, proba_target in zip(
+                    self.blocks, self._proba, self._proba_target, strict=True
+                )
+            ]
+            self._proba_target = None
         return self._proba
 
     def loss_gradient(self, params):
@@ -164,22 +284,20 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
     def hessp(self, params, direction):
         """Return the smooth part's Hessian at ``params`` applied to ``direction``.
 
-        ``R = P * (Z_V - rowsum(P * Z_V))`` on the device, with the probabilities of
-        the last evaluation when it was at ``params`` (else recomputed).
+        ``R = P * (Z_V - rowsum(P * Z_V))`` on the device, block by block, with the
+        probabilities of the last evaluation when it was at ``params`` (else
+        recomputed).
         """
-        xp = self.xp
         with np.errstate(all="ignore"):  # as in loss_gradient
-            proba = self._proba_at(np.asarray(params, dtype=np.float64))
-            logits_dir = self._linear(direction)
-            work = proba * (
-                logits_dir - xp.sum(proba * logits_dir, axis=1, keepdims=True)
-            )
-            work = self._weighted(work)
-            result = _pack(
-                work.T @ self.X,
-                xp.sum(work, axis=0) if self.fit_intercept else None,
-                xp=xp,
-            )
+            probas = self._proba_at(np.asarray(params, dtype=np.float64))
+            coef_t, intercept = self._coef_t(direction)
+            result = None
+            for rows, proba in zip(self.blocks, probas, strict=True):
+                work = self._linear(rows, coef_t, intercept)  # Z_V
+                work -= self.xp.sum(proba * work, axis=1, keepdims=True)
+                work *= proba
+                part = self._times_X(rows, work)
+                result = part if result is None else result + part
             result = self._to_host(result)
         return self._finish_hessp(result, np.asarray(direction, dtype=np.float64))
 
@@ -188,39 +306,45 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
 
         ``H = 1/S sum_i s_i (diag(p_i) - p_i p_i^T) kron x_i x_i^T + alpha`` on the
         diagonal of ``coef``, in the layout of ``params``; computed on the device
-        (K (K + 1) / 2 weighted Gram matrices ``X^T diag(w) X``), one copy back.
+        (per block, K (K + 1) / 2 weighted Gram matrices ``X^T diag(w) X``), one
+        copy back.
         """
+        xp = self.xp
         with np.errstate(all="ignore"):  # as in loss_gradient
-            proba = self._proba_at(np.asarray(params, dtype=np.float64))
-            hessian = self._to_host(self._data_hessian(self._weighted(proba), proba))
+            probas = self._proba_at(np.asarray(params, dtype=np.float64))
+            gram = None
+            for rows, proba in zip(self.blocks, probas, strict=True):
+                part = xp.astype(self._block_hessian(rows, proba), xp.float64)
+                gram = part if gram is None else gram + part
+            d1 = self.X.shape[1] + int(self.fit_intercept)
+            gram = xp.reshape(gram, (self.n_classes, d1, self.n_classes, d1))
+            hessian = self._to_host(self._to_params_layout(gram))
         return self._finish_hessian(hessian)
 
-    def _data_hessian(self, weighted_proba, proba):
-        """Return the data term's Hessian on the device, float64, not normalised."""
+    def _block_hessian(self, rows, proba):
+        """Return one block's data Hessian (K d1, K d1), class-major, X's dtype."""
         xp, n_classes = self.xp, self.n_classes
+        weighted = proba if rows.sample_weight is None else proba * rows.sample_weight
         blocks = [[None] * n_classes for _ in range(n_classes)]
         for k in range(n_classes):
             for other in range(k, n_classes):
                 # w_i = s_i p_ik (1{k = l} - p_il), l = other
-                weight = -weighted_proba[:, k : k + 1] * proba[:, other : other + 1]
+                weight = -weighted[:, k : k + 1] * proba[:, other : other + 1]
                 if other == k:
-                    weight = weight + weighted_proba[:, k : k + 1]
-                blocks[k][other] = self._gram(weight)
+                    weight = weight + weighted[:, k : k + 1]
+                blocks[k][other] = self._gram(rows.X, weight)
                 blocks[other][k] = blocks[k][other].T
-        gram = xp.concat([xp.concat(row, axis=1) for row in blocks], axis=0)
-        d1 = self.X.shape[1] + int(self.fit_intercept)
-        gram = xp.reshape(gram, (n_classes, d1, n_classes, d1))
-        return xp.astype(self._to_params_layout(gram), xp.float64)
+        return xp.concat([xp.concat(row, axis=1) for row in blocks], axis=0)
 
-    def _gram(self, weight):
+    def _gram(self, X, weight):
         """Return ``[X, 1]^T diag(weight) [X, 1]`` (d1, d1) without copying X.
 
         ``d1 = n_features + 1`` with an intercept (its column last), else
         ``n_features``.
         """
         xp = self.xp
-        weighted_X = self.X * weight
-        gram = weighted_X.T @ self.X
+        weighted_X = X * weight
+        gram = weighted_X.T @ X
         if not self.fit_intercept:
             return gram
         column = xp.sum(weighted_X, axis=0)[:, None]

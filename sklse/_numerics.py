@@ -155,6 +155,12 @@ def _xp_float(a, xp):
     return a
 
 
+def _xp_row_shift(z, axis, xp):
+    """Return the max of ``z`` along ``axis`` (keepdims), 0 where it is not finite."""
+    row_max = xp.max(z, axis=axis, keepdims=True)
+    return xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
+
+
 def _xp_shifted_exp(z, axis, xp):
     """Return ``c``, ``t = z - c``, ``e = exp(t)`` and ``total = sum_k e_k``.
 
@@ -166,8 +172,7 @@ def _xp_shifted_exp(z, axis, xp):
         shape[axis] = 1
         zero = xp.zeros(tuple(shape), dtype=z.dtype, device=z.device)
         return zero, z, z, zero
-    row_max = xp.max(z, axis=axis, keepdims=True)
-    shift = xp.where(xp.isfinite(row_max), row_max, xp.zeros_like(row_max))
+    shift = _xp_row_shift(z, axis, xp)
     t = z - shift
     e = xp.exp(t)
     return shift, t, e, xp.sum(e, axis=axis, keepdims=True)

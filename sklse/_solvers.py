@@ -341,6 +341,7 @@ def _newton_cg(params, monitor, max_iter):
     return _then_newton(result, monitor, max_iter)
 
 
+_CG_PRODUCTS = 200  # Hessian-vector products per Newton-CG step, at most
 _HALVINGS = 40  # step halvings before a Newton step is given up: 2**-40 ~ 1e-12
 _ARMIJO = 1e-4  # sufficient decrease: f falls by >= 1e-4 of the linear model's fall
 
@@ -475,7 +476,11 @@ def _cg_solver(loss):
         rhs = -gradient[mask]
         rtol = min(0.5, float(np.sqrt(np.linalg.norm(rhs))))
         step = np.zeros_like(params)
-        step[mask] = sparse_linalg.cg(operator, rhs, rtol=rtol, maxiter=20 * n_free)[0]
+        # At most 200 products per step, as scikit-learn's newton-cg (maxinner):
+        # near the float64 floor an ill-conditioned system would otherwise take
+        # hundreds of passes over X for a step that may not be taken.
+        maxiter = min(20 * n_free, _CG_PRODUCTS)
+        step[mask] = sparse_linalg.cg(operator, rhs, rtol=rtol, maxiter=maxiter)[0]
         return step
 
     return solve

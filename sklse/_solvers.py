@@ -409,34 +409,40 @@ def _line_search(monitor, params, step, sign, slope, at):
     return None
 
 
-def _cholesky_solver(loss):
-    """Return a ``solve`` for :func:`_newton` on the dense Hessian.
+def _null_directions(loss, free):
+    """Return the entries of each direction ``u`` along which f does not change.
 
     f does not change when one vector is added to every class's intercept (and,
-    without a penalty, to every class's coefficients): the Hessian is singular
-    along those directions ``u``, and the gradient orthogonal to them. Adding
-    ``c * u u^T`` makes it positive definite without changing the step on the
-    other directions, i.e. the step is the least-squares one. With an L1 term the
-    step is on the ``free`` entries (:meth:`_SplitL1.newton_system`), and a ``u``
-    of coefficients is added only where all its entries are free.
+    without a penalty, to every class's coefficients): its Hessian is singular
+    along those ``u``, and its gradient orthogonal to them up to rounding. With an
+    L1 term a ``u`` counts only where all its entries are ``free``.
     """
     n_classes, n_dof = loss.n_classes, loss.n_dof
-    width = n_dof // n_classes
-    n_features = width - int(loss.fit_intercept)
-    flat = (
+    n_features = n_dof // n_classes - int(loss.fit_intercept)
+    directions = (
         []
         if loss.alpha > 0
         else [n_features * np.arange(n_classes) + j for j in range(n_features)]
     )
     if loss.fit_intercept:
-        flat.append(n_classes * n_features + np.arange(n_classes))
+        directions.append(n_classes * n_features + np.arange(n_classes))
+    return [entries for entries in directions if free is None or free[entries].all()]
+
+
+def _cholesky_solver(loss):
+    """Return a ``solve`` for :func:`_newton` on the dense Hessian.
+
+    Adding ``c * u u^T`` along the :func:`_null_directions` makes the Hessian
+    positive definite without changing the step on the other directions, i.e. the
+    step is the least-squares one. With an L1 term the step is on the ``free``
+    entries (:meth:`_SplitL1.newton_system`).
+    """
 
     def solve(params, free, gradient):
         hessian = loss.hessian(params)
-        scale = np.mean(np.diag(hessian)) / n_classes
-        for entries in flat:
-            if free is None or free[entries].all():
-                hessian[np.ix_(entries, entries)] += scale
+        scale = np.mean(np.diag(hessian)) / loss.n_classes
+        for entries in _null_directions(loss, free):
+            hessian[np.ix_(entries, entries)] += scale
         mask = slice(None) if free is None else free
         if free is not None:
             hessian = hessian[np.ix_(free, free)]
@@ -460,20 +466,31 @@ def _cg_solver(loss):
     """Return a ``solve`` for :func:`_newton`: conjugate gradients on ``hessp``.
 
     Solved to the forcing term of scipy's Newton-CG, ``min(0.5, sqrt(|g|))``
-    relative to ``|g|``, which makes the steps converge superlinearly.
+    relative to ``|g|``, which makes the steps converge superlinearly. CG runs on
+    the complement of the :func:`_null_directions`: near the float64 floor the
+    gradient's rounding along them is not small next to the gradient, and CG on
+    the singular system then returned ascent directions.
     """
 
     def solve(params, free, gradient):
         mask = np.ones(len(params), dtype=bool) if free is None else free
+        null = _null_directions(loss, free)
+
+        def project(full):
+            """Zero ``full`` off the free entries and along the null directions."""
+            full = np.where(mask, full, 0.0)
+            for entries in null:
+                full[entries] -= full[entries].mean()
+            return full
 
         def product(direction):
             full = np.zeros_like(params)
             full[mask] = direction
-            return loss.hessp(params, full)[mask]
+            return project(loss.hessp(params, project(full)))[mask]
 
         n_free = int(mask.sum())
         operator = sparse_linalg.LinearOperator((n_free, n_free), product)
-        rhs = -gradient[mask]
+        rhs = project(-gradient)[mask]
         rtol = min(0.5, float(np.sqrt(np.linalg.norm(rhs))))
         step = np.zeros_like(params)
         # At most 200 products per step, as scikit-learn's newton-cg (maxinner):

@@ -39,6 +39,12 @@ def _problems():
     X = rng.standard_normal((300, 6))
     labels = np.argmax(X[:, :3] + 0.5 * rng.standard_normal((300, 3)), axis=1)
     yield "random-separable-ish", X, labels, 1.0
+    # L-BFGS stops at max|grad| 1.2e-12 here; Newton-CG on the singular system (the
+    # intercepts' sum) gave an ascent step from the gradient's rounding along it.
+    X, y = datasets.make_classification(
+        500, 20, n_informative=10, n_classes=4, random_state=0
+    )
+    yield "make-classification", X, y, 1.0
 
 
 PROBLEMS = {name: (X, y, C) for name, X, y, C in _problems()}

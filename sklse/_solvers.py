@@ -16,10 +16,9 @@ from functools import partial
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg, optimize
-from scipy.linalg import lapack
-from scipy.sparse import linalg as sparse_linalg
+from scipy import optimize
 
+from sklse._newton import cg_solver, cholesky_solver, newton
 from sklse._threads import one_blas_thread
 
 __all__ = ["SOLVERS", "SolverResult"]
@@ -146,7 +145,7 @@ class _SplitL1:
     def newton_system(self, x, grad):
         """Return the free entries of ``params``, f's gradient on them, their signs.
 
-        The Newton steps of :func:`_newton` move ``W`` within one orthant: each
+        The Newton steps of :func:`newton` move ``W`` within one orthant: each
         coefficient keeps its sign, and a zero one leaves 0 only on the side where
         f decreases (``grad_P < 0``: up, ``grad_N < 0``: down). There f is smooth,
         with gradient ``g + l1 * sign(w)``: ``grad_P`` where ``w > 0``, ``-grad_N``
@@ -265,7 +264,7 @@ def _orthant_newton(result, monitor, max_iter):
     searches and bound hits amplify into answers ``tol`` apart. Once its answer
     has the optimum's signs, f is smooth on their orthant and the optimum is its
     Newton solution there: steps until the decrement of the last one is below
-    ``tol**2`` (:func:`_newton`) end where quadratic convergence puts equivalent
+    ``tol**2`` (:func:`newton`) end where quadratic convergence puts equivalent
     problems within rounding of each other. Only where a dense Hessian is cheap
     (:func:`_small_hessian`).
     """
@@ -274,8 +273,8 @@ def _orthant_newton(result, monitor, max_iter):
     met = (monitor.answer_optimality, monitor.best)
     if monitor.interrupted or remaining <= 0 or not met[0] <= monitor.tol:
         return optimize.OptimizeResult(x=x, message=result.message)
-    solve = _cholesky_solver(monitor.loss)
-    polished = _newton(x, monitor, remaining, solve, decrement=monitor.tol**2)
+    solve = cholesky_solver(monitor.loss)
+    polished = newton(x, monitor, remaining, solve, decrement=monitor.tol**2)
     if monitor.answer_optimality <= monitor.tol or monitor.interrupted:
         return polished
     # The signs were not yet the optimum's (a step freed or zeroed coefficients)
@@ -341,178 +340,16 @@ def _newton_cg(params, monitor, max_iter):
     return _then_newton(result, monitor, max_iter)
 
 
-_CG_PRODUCTS = 200  # Hessian-vector products per Newton-CG step, at most
-_HALVINGS = 40  # step halvings before a Newton step is given up: 2**-40 ~ 1e-12
-_ARMIJO = 1e-4  # sufficient decrease: f falls by >= 1e-4 of the linear model's fall
-
-
-def _newton(x, monitor, max_iter, solve, *, decrement=None):
-    """Newton steps from ``x`` until ``max|grad f| <= tol``; scipy-like result.
-
-    ``solve(params, free, gradient)`` returns the step ``-H^-1 gradient`` on the
-    ``free`` entries (0 elsewhere); :func:`_line_search` takes it or a fraction.
-    With ``decrement`` (a float), the fit also needs the Newton decrement ``1/2
-    g^T H^-1 g`` of the last step (a second-order estimate of ``f - f*`` where it
-    was taken, which the step then squares) to be at most ``decrement``:
-    LogisticRegression's newton-cholesky's test with ``tol``, because on
-    ill-conditioned problems a small gradient does not mean a small gap. Stops
-    when no step makes progress (the float64 floor), or after ``max_iter`` steps.
-    """
-    problem, tol = monitor.problem, monitor.tol
-    value, optimality = monitor.measure(x)
-    params, message = problem.to_params(x), "max_iter reached"
-    last_decrement, decrement = (0.0, 0.0) if decrement is None else (np.inf, decrement)
-    for _ in range(max_iter):
-        if optimality <= tol and last_decrement <= decrement:
-            return optimize.OptimizeResult(x=x, message="tol reached")
-        free, gradient, sign = problem.newton_system(x, monitor(x)[1])
-        step = solve(params, free, gradient)
-        slope = float(gradient @ step)  # < 0: -slope is the squared decrement
-        found = _line_search(monitor, params, step, sign, slope, (value, optimality))
-        if found is None:
-            message = "no Newton step decreases f or its gradient (float64 floor)"
-            break
-        params, x, value, optimality = found
-        last_decrement = -0.5 * slope
-        try:
-            monitor.record(x, answer=True)
-        except StopIteration:
-            break
-    return optimize.OptimizeResult(x=x, message=message)
-
-
-def _line_search(monitor, params, step, sign, slope, at):
-    """Return ``(params, x, f, optimality)`` after the step, or None: no progress.
-
-    Where f's predicted fall (``-slope``, the Newton model's ``-2 (f(x+p) - f(x))``)
-    is above its rounding, steps of length 1, 1/2, 1/4, ... are tried until f
-    falls by the Armijo rule. Below it, near the float64 floor, a fall of f
-    cannot be told from rounding: progress is judged on the gradient, and the full
-    step is taken if it halves ``max|grad f|`` (a Newton step near the optimum
-    does far better) without raising f beyond rounding.
-    """
-    problem, (value, optimality) = monitor.problem, at
-    noise = 64 * np.finfo(np.float64).eps * abs(value)
-    flat = -slope <= noise
-    for halving in range(1 if flat else _HALVINGS):
-        trial = problem.project(params + 0.5**halving * step, sign)
-        x_trial = problem.to_x(trial)
-        value_trial, optimality_trial = monitor.measure(x_trial)
-        if flat:
-            progress = (
-                value_trial <= value + noise and optimality_trial <= optimality / 2
-            )
-        else:
-            progress = value_trial <= value + _ARMIJO * 0.5**halving * slope
-        if progress:
-            return trial, x_trial, value_trial, optimality_trial
-    return None
-
-
-def _null_directions(loss, free):
-    """Return the entries of each direction ``u`` along which f does not change.
-
-    f does not change when one vector is added to every class's intercept (and,
-    without a penalty, to every class's coefficients): its Hessian is singular
-    along those ``u``, and its gradient orthogonal to them up to rounding. With an
-    L1 term a ``u`` counts only where all its entries are ``free``.
-    """
-    n_classes, n_dof = loss.n_classes, loss.n_dof
-    n_features = n_dof // n_classes - int(loss.fit_intercept)
-    directions = (
-        []
-        if loss.alpha > 0
-        else [n_features * np.arange(n_classes) + j for j in range(n_features)]
-    )
-    if loss.fit_intercept:
-        directions.append(n_classes * n_features + np.arange(n_classes))
-    return [entries for entries in directions if free is None or free[entries].all()]
-
-
-def _cholesky_solver(loss):
-    """Return a ``solve`` for :func:`_newton` on the dense Hessian.
-
-    Adding ``c * u u^T`` along the :func:`_null_directions` makes the Hessian
-    positive definite without changing the step on the other directions, i.e. the
-    step is the least-squares one. With an L1 term the step is on the ``free``
-    entries (:meth:`_SplitL1.newton_system`).
-    """
-
-    def solve(params, free, gradient):
-        hessian = loss.hessian(params)
-        scale = np.mean(np.diag(hessian)) / loss.n_classes
-        for entries in _null_directions(loss, free):
-            hessian[np.ix_(entries, entries)] += scale
-        mask = slice(None) if free is None else free
-        if free is not None:
-            hessian = hessian[np.ix_(free, free)]
-        step = np.zeros_like(params)
-        # LAPACK's Cholesky directly: cho_factor / cho_solve's checks and wrappers
-        # cost as much as the factorisation of a small Hessian.
-        factor, info = lapack.dpotrf(hessian)
-        if info == 0:
-            step[mask] = lapack.dpotrs(factor, -gradient[mask])[0]
-        # Not positive definite in floating point, or, on an orthant with more free
-        # entries than the data's rank, a singular Hessian whose factor of rounding
-        # gives an ascent direction: the least-squares step.
-        if info != 0 or not gradient[mask] @ step[mask] < 0:
-            step[mask] = linalg.lstsq(hessian, -gradient[mask], check_finite=False)[0]
-        return step
-
-    return solve
-
-
-def _cg_solver(loss):
-    """Return a ``solve`` for :func:`_newton`: conjugate gradients on ``hessp``.
-
-    Solved to the forcing term of scipy's Newton-CG, ``min(0.5, sqrt(|g|))``
-    relative to ``|g|``, which makes the steps converge superlinearly. CG runs on
-    the complement of the :func:`_null_directions`: near the float64 floor the
-    gradient's rounding along them is not small next to the gradient, and CG on
-    the singular system then returned ascent directions.
-    """
-
-    def solve(params, free, gradient):
-        mask = np.ones(len(params), dtype=bool) if free is None else free
-        null = _null_directions(loss, free)
-
-        def project(full):
-            """Zero ``full`` off the free entries and along the null directions."""
-            full = np.where(mask, full, 0.0)
-            for entries in null:
-                full[entries] -= full[entries].mean()
-            return full
-
-        def product(direction):
-            full = np.zeros_like(params)
-            full[mask] = direction
-            return project(loss.hessp(params, project(full)))[mask]
-
-        n_free = int(mask.sum())
-        operator = sparse_linalg.LinearOperator((n_free, n_free), product)
-        rhs = project(-gradient)[mask]
-        rtol = min(0.5, float(np.sqrt(np.linalg.norm(rhs))))
-        step = np.zeros_like(params)
-        # At most 200 products per step, as scikit-learn's newton-cg (maxinner):
-        # near the float64 floor an ill-conditioned system would otherwise take
-        # hundreds of passes over X for a step that may not be taken.
-        maxiter = min(20 * n_free, _CG_PRODUCTS)
-        step[mask] = sparse_linalg.cg(operator, rhs, rtol=rtol, maxiter=maxiter)[0]
-        return step
-
-    return solve
-
-
 def _newton_cholesky(x, monitor, max_iter):
-    solve = _cholesky_solver(monitor.loss)
-    return _newton(x, monitor, max_iter, solve, decrement=monitor.tol)
+    solve = cholesky_solver(monitor.loss)
+    return newton(x, monitor, max_iter, solve, decrement=monitor.tol)
 
 
-def _then_newton(result, monitor, max_iter, solve=_cg_solver, **options):
+def _then_newton(result, monitor, max_iter, solve=cg_solver, **options):
     """Continue a scipy solver that stopped short of ``tol`` with Newton-CG steps.
 
     scipy's solvers stop when f no longer decreases in floating point, which can be
-    above ``tol`` (L-BFGS at max|grad f| ~ 1e-9 on iris); :func:`_newton` then
+    above ``tol`` (L-BFGS at max|grad f| ~ 1e-9 on iris); :func:`newton` then
     judges progress on the gradient. Nothing is done once ``tol`` is met, after
     ``max_iter`` iterations, or when a callback stopped the fit.
     """
@@ -522,7 +359,7 @@ def _then_newton(result, monitor, max_iter, solve=_cg_solver, **options):
     remaining = max_iter - monitor.n_iter
     if monitor.interrupted or remaining <= 0 or monitor.measure(x)[1] <= monitor.tol:
         return optimize.OptimizeResult(x=x, message=result.message)
-    return _newton(x, monitor, remaining, solve(monitor.loss), **options)
+    return newton(x, monitor, remaining, solve(monitor.loss), **options)
 
 
 _MAX_DENSE_DOF = 2048  # a dense Hessian of at most 32 MiB
@@ -607,9 +444,7 @@ def _auto(params, monitor, max_iter):
     # Where L-BFGS gave way the problem is ill-conditioned and its gradient says
     # little of the gap: Newton ends at the square of tol (about one step more).
     decrement = monitor.tol**2
-    return _then_newton(
-        result, monitor, max_iter, _cholesky_solver, decrement=decrement
-    )
+    return _then_newton(result, monitor, max_iter, cholesky_solver, decrement=decrement)
 
 
 SOLVERS = {

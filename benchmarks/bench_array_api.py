@@ -35,7 +35,6 @@ import argparse  # noqa: E402
 import datetime  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -50,7 +49,13 @@ from sklearn.linear_model._linear_loss import LinearModelLoss  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_fit import MAX_ITERS, dense_problem, objective  # noqa: E402
+from bench_fit import (  # noqa: E402
+    MAX_ITERS,
+    cache_sizes,
+    cpu_model,
+    dense_problem,
+    objective,
+)
 
 from sklse import SoftmaxRegression  # noqa: E402
 from sklse._array_api import ArrayAPISoftmaxLoss  # noqa: E402
@@ -308,24 +313,13 @@ def evaluations(torch, args):
 
 def machine(torch):
     """Return the header line: CPU model, cores, caches, library versions, date."""
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        info = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
-        cpu = info.get("Model name", platform.processor()).strip()
-        caches = ", ".join(
-            f"{key.strip()} {info[key].strip()}"
-            for key in ("L1d cache", "L2 cache", "L3 cache")
-            if key in info
-        )
-    except OSError:
-        cpu, caches = platform.processor(), "caches unknown"
     gpu = (
         torch.cuda.get_device_name(0)
         if torch.cuda.is_available()
         else "no CUDA device found: CPU rows only"
     )
     return (
-        f"{cpu}, {os.cpu_count()} cores ({caches}); {gpu}; Python "
+        f"{cpu_model()}, {os.cpu_count()} cores ({cache_sizes()}); {gpu}; Python "
         f"{platform.python_version()}, numpy {np.__version__}, torch "
         f"{torch.__version__}, scikit-learn {sklearn.__version__}; "
         f"{datetime.date.today()}"

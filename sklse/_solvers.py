@@ -188,7 +188,6 @@ class _Monitor:
         self.best = self.answer_optimality = np.inf  # f and optimality there
         self.history = []  # the smallest answer_optimality so far, per iteration
         self.give_way = None  # callable(monitor): stop scipy to switch solver
-        self.gave_way = False
 
     def __call__(self, x):
         if self.last is None or not np.array_equal(x, self.last[0]):
@@ -203,7 +202,6 @@ class _Monitor:
         if self.answer_optimality <= self.tol:
             raise StopIteration
         if self.give_way is not None and self.give_way(self):
-            self.gave_way = True
             raise StopIteration
 
     def record(self, x, *, answer=False):
@@ -369,18 +367,30 @@ _WINDOW = 10  # L-BFGS iterations before its rate of progress is judged
 _NEWTON_STEPS = 8  # Newton steps assumed to reach tol from where L-BFGS gives way
 
 
+def _hessian_work(loss):
+    """Return the multiply-adds of one dense Hessian, or None: no dense Newton.
+
+    ``n * n_dof * (n_dof / 2 + d~)``: the syrk and the class GEMMs of
+    :func:`~sklse._loss.block_hessian`. None for losses without a dense Hessian
+    (Dask) or with ``n_dof > 2048`` (the Hessian's memory).
+    """
+    if not hasattr(loss, "hessian") or loss.n_dof > _MAX_DENSE_DOF:
+        return None
+    n_dof = loss.n_dof
+    return loss.n_samples * n_dof * (n_dof / 2 + n_dof / loss.n_classes)
+
+
 def newton_cost(loss):
     """Return a Newton step's cost in L-BFGS iterations, or None: no dense Newton.
 
-    Counted in multiply-adds: the dense Hessian costs ``n * n_dof * (n_dof / 2 +
-    d~)`` (syrk and the class GEMMs of :func:`~sklse._loss.block_hessian`), an
-    L-BFGS iteration about ``2 * n * n_dof`` (the loss's two products), so
-    ``n_dof / 4 + d~ / 2``, whatever n. None for losses without a dense Hessian,
-    with an L1 term, or with ``n_dof > 2048`` (the Hessian's memory).
+    :func:`_hessian_work` over an L-BFGS iteration's ``2 * n * n_dof``
+    multiply-adds (the loss's two products): ``n_dof / 4 + d~ / 2``, whatever n.
+    None also with an L1 term (newton-cholesky has none).
     """
-    if not hasattr(loss, "hessian") or loss.l1 > 0 or loss.n_dof > _MAX_DENSE_DOF:
+    work = _hessian_work(loss)
+    if work is None or loss.l1 > 0:
         return None
-    return loss.n_dof / 4 + loss.n_dof / loss.n_classes / 2
+    return work / (2 * loss.n_samples * loss.n_dof)
 
 
 def _newton_pays(monitor, cost, max_iter):
@@ -413,14 +423,10 @@ _SMALL_HESSIAN = 2**23  # multiply-adds of a Hessian costing about 10 L-BFGS ste
 def _small_hessian(loss):
     """Whether ``loss`` has a dense Hessian of at most ``2**23`` multiply-adds.
 
-    ``n * n_dof * (n_dof / 2 + d~)`` (:func:`newton_cost`), a millisecond or two.
+    (:func:`_hessian_work`), a millisecond or two.
     """
-    if not hasattr(loss, "hessian") or loss.n_dof > _MAX_DENSE_DOF:
-        return False
-    n_dof = loss.n_dof
-    return loss.n_samples * n_dof * (n_dof / 2 + n_dof / loss.n_classes) <= (
-        _SMALL_HESSIAN
-    )
+    work = _hessian_work(loss)
+    return work is not None and work <= _SMALL_HESSIAN
 
 
 def _auto(params, monitor, max_iter):

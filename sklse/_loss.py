@@ -364,43 +364,83 @@ def _dense_rows(X):
 
 
 def block_hessian(block, fit_intercept):
-    """Dense Hessian of one block's data term, not normalised, float64.
+    """Dense Hessian of one block's data term, not normalised, float64, compact.
 
     ``block.proba`` must hold ``softmax(Z)`` at the point. With ``x~_i = [x_i, 1]``
     (no 1 without intercept) and ``d~`` its length, the Hessian in the class-major
     order ``k * d~ + j`` is ``blockdiag_k(X~^T diag(s p_k) X~) - A^T A``, where row
     ``i`` of ``A`` (rows, n_classes * d~) is ``sqrt(s_i) * p_i kron x~_i``: one
-    symmetric rank-k update (BLAS syrk, half of a GEMM's work) and n_classes GEMMs.
-    Cost O(rows * (n_classes * d~)^2); memory ``A``, rows * n_classes * d~ values.
+    symmetric rank-k update (BLAS syrk, half of a GEMM's work) and n_classes
+    weighted Gram matrices (:func:`_gram`). Cost O(rows * (n_classes * d~)^2);
+    memory ``A``, rows * n_classes * d~ values. With two classes ``diag(p) - p p^T
+    = p_0 p_1 [[1, -1], [-1, 1]]``: the Hessian is ``[[G, -G], [-G, G]]`` with
+    ``G = X~^T diag(s p_0 p_1) X~``, one Gram matrix.
 
     Returns
     -------
-    hessian : ndarray of shape (n_classes * d~, n_classes * d~), float64
-        Its upper triangle (the lower may be left 0, as syrk leaves it):
-        :meth:`SoftmaxLoss._params_layout` mirrors and reorders the sum.
+    hessian : ndarray of shape (d~, d~) (``G``, two classes) or (n_classes * d~,
+        n_classes * d~) (class-major), float64
+        Its upper triangle (the lower may be anything, as syrk leaves it):
+        :meth:`SoftmaxLoss._params_layout` mirrors and expands the sum.
     """
     X = _dense_rows(block.X).astype(np.float64, copy=False)
-    if fit_intercept:
-        X = np.hstack([X, np.ones((len(X), 1))])
     proba = block.proba.T.astype(np.float64)  # (rows, n_classes)
     weighted, root = proba, proba
     if block.sample_weight is not None:
         weight = block.sample_weight.astype(np.float64)[:, np.newaxis]
         weighted, root = proba * weight, proba * np.sqrt(weight)
-    n_classes, width = proba.shape[1], X.shape[1]
-    if n_classes == 2:  # diag(p) - p p^T = p_0 p_1 [[1, -1], [-1, 1]]: one GEMM
-        gram = (X * (weighted[:, :1] * proba[:, 1:])).T @ X
-        hessian = np.zeros((2 * width, 2 * width))
-        hessian[:width, :width] = hessian[width:, width:] = gram
-        hessian[:width, width:] = -gram
-        return hessian
-    A = (root[:, :, np.newaxis] * X[:, np.newaxis, :]).reshape(len(X), -1)
+    n_classes, n_features = proba.shape[1], X.shape[1]
+    if n_classes == 2:
+        return _gram(X, weighted[:, 0] * proba[:, 1], fit_intercept)
+    width = n_features + int(fit_intercept)
+    A = np.empty((len(X), n_classes, width))
+    np.multiply(root[:, :, np.newaxis], X[:, np.newaxis, :], out=A[:, :, :n_features])
+    if fit_intercept:
+        A[:, :, n_features] = root
     # syrk on A.T (F-contiguous view of the C-contiguous A): -A^T A, upper triangle.
-    hessian = blas.dsyrk(-1.0, A.T, trans=0)
+    hessian = blas.dsyrk(-1.0, A.reshape(len(X), -1).T, trans=0)
     for k in range(n_classes):
         part = slice(k * width, (k + 1) * width)
-        hessian[part, part] += (X * weighted[:, k : k + 1]).T @ X
+        hessian[part, part] += _gram(X, weighted[:, k], fit_intercept)
     return hessian
+
+
+def _gram(X, weight, fit_intercept):
+    """Return ``X~^T diag(weight) X~`` (d~, d~), ``X~ = [X, 1]``, without copying X."""
+    n_features = X.shape[1]
+    weighted_X = X * weight[:, np.newaxis]
+    if not fit_intercept:
+        return weighted_X.T @ X
+    gram = np.empty((n_features + 1, n_features + 1))
+    gram[:n_features, :n_features] = weighted_X.T @ X
+    gram[:n_features, n_features] = gram[n_features, :n_features] = weight @ X
+    gram[n_features, n_features] = weight.sum()
+    return gram
+
+
+def _hessian_layout(n_classes, n_features, fit_intercept):
+    """Return ``(index, signs)`` that expand a compact :func:`block_hessian` sum.
+
+    ``compact.take(index) * signs`` is the symmetric Hessian in the order of
+    ``params`` (``W`` row by row, then ``b``), read from the upper triangle of
+    ``compact``. Entry ``(k, j)`` of ``params`` (class k, feature j, or j = d for
+    the intercept) is row and column ``k * d~ + j`` of the class-major matrix, or,
+    with two classes, ``j`` of ``G`` with sign ``(-1)^k``; ``signs`` is None otherwise.
+    """
+    width = n_features + int(fit_intercept)
+    classes = np.repeat(np.arange(n_classes), n_features)
+    features = np.tile(np.arange(n_features), n_classes)
+    if fit_intercept:
+        classes = np.r_[classes, np.arange(n_classes)]
+        features = np.r_[features, np.full(n_classes, n_features)]
+    compact = features if n_classes == 2 else classes * width + features
+    size = width if n_classes == 2 else n_classes * width
+    row, column = np.minimum.outer(compact, compact), np.maximum.outer(compact, compact)
+    index = row * size + column  # in the upper triangle
+    if n_classes != 2:
+        return index, None
+    sign = np.where(classes == 0, 1.0, -1.0)
+    return index, np.multiply.outer(sign, sign)
 
 
 def useful_threads(X, n_classes, n_threads):
@@ -551,6 +591,7 @@ class SoftmaxLoss(ScaledObjective):
         self._may_keep = n_samples * n_classes * X.dtype.itemsize <= proba_budget
         self._kept = None  # the blocks' own proba buffers, once hessp asks for them
         self._proba_params = None  # where the kept probabilities were computed
+        self._layout = None  # _hessian_layout's index, made by the first hessian
 
     def _map_blocks(self, function, proba=None):
         """Return ``function(block)`` for every block in block order, in threads.
@@ -643,22 +684,19 @@ class SoftmaxLoss(ScaledObjective):
                 hessian += block_hessian_
         return self._finish_hessian(self._params_layout(hessian))
 
-    def _params_layout(self, hessian):
+    def _params_layout(self, compact):
         """Return the symmetric Hessian, in the order of ``params``, of the upper
-        triangle of the summed :func:`block_hessian` s (class-major order)."""
-        hessian = np.triu(hessian)
-        hessian += np.triu(hessian, 1).T  # exactly symmetric
-        if not self.fit_intercept:  # class-major is params' order
-            return hessian
-        n_classes, n_dof = self.n_classes, self.n_dof
-        width = n_dof // n_classes  # features, plus 1 for the intercept
-        n_features = width - 1
-        # params holds W row by row, then b: class-major index k * width + j of each.
-        order = np.arange(n_dof).reshape(n_classes, width)
-        order = np.concatenate(
-            [order[:, :n_features].ravel(), order[:, n_features:].ravel()]
-        )
-        return hessian[np.ix_(order, order)]
+        triangle of the summed compact :func:`block_hessian` s."""
+        if self._layout is None:
+            n_features = self.n_dof // self.n_classes - int(self.fit_intercept)
+            self._layout = _hessian_layout(
+                self.n_classes, n_features, self.fit_intercept
+            )
+        index, signs = self._layout
+        hessian = compact.take(index)
+        if signs is not None:
+            hessian *= signs
+        return hessian
 
     def hessp(self, params, direction):
         """Return the smooth part's Hessian at ``params`` applied to ``direction``.

@@ -114,9 +114,9 @@ def cholesky_solver(loss):
 
     def solve(params, free, gradient):
         hessian = loss.hessian(params)
-        scale = np.mean(np.diag(hessian)) / loss.n_classes
+        scale = np.trace(hessian) / (len(hessian) * loss.n_classes)
         for entries in _null_directions(loss, free):
-            hessian[np.ix_(entries, entries)] += scale
+            hessian[entries[:, np.newaxis], entries] += scale
         mask = slice(None) if free is None else free
         if free is not None:
             hessian = hessian[np.ix_(free, free)]

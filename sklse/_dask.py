@@ -61,7 +61,7 @@ def _chunk_blocks(X, y, sample_weight, n_classes):
 
 def _loss_gradient_terms(block, at):
     """``(loss, grad_coef, grad_intercept)`` of one block at ``at = (coef, b)``."""
-    return block_loss_gradient(block, *at)
+    return block_loss_gradient(block, *at, keep_proba=False)
 
 
 def _hessp_terms(block, at, direction):

@@ -259,16 +259,19 @@ def _exp_terms(block, coef, intercept):
     return e_target, rest
 
 
-def block_loss_gradient(block, coef, intercept):
+def block_loss_gradient(block, coef, intercept, keep_proba=True):
     """Data term of one block of rows and its gradient, not normalised.
 
     Parameters
     ----------
     block : Block
-        Rows and buffers; ``proba`` receives ``P = softmax(Z)`` (class-major),
-        ``logits`` the weighted residual ``(P - Y) diag(s)``.
+        Rows and buffers, overwritten; with ``keep_proba``, ``proba`` receives ``P
+        = softmax(Z)`` (class-major) and ``logits`` the weighted residual ``(P - Y)
+        diag(s)``, else the residual is made in ``proba`` itself (one pass fewer).
     coef : ndarray of shape (n_classes, n_features)
     intercept : ndarray of shape (n_classes,) or None
+    keep_proba : bool, default=True
+        Whether ``proba`` must hold P afterwards (for :func:`block_hessp`).
 
     Returns
     -------
@@ -297,10 +300,12 @@ def block_loss_gradient(block, coef, intercept):
         row_loss[lost] = np.log(total[lost]) - logits.ravel()[target[lost]]
     inverse_total = 1 / total
     proba *= inverse_total
-    # The logits are spent: the buffer takes the residual P - Y, whose target
-    # entries are p_y - 1 (p_y = e_y / total as in proba, rounded alike).
-    residual = logits
-    np.copyto(residual, proba)
+    # The residual P - Y, whose target entries are p_y - 1 (p_y = e_y / total as in
+    # proba, rounded alike): in place of P, or, to keep P, in the spent logits.
+    residual = proba
+    if keep_proba:
+        residual = logits
+        np.copyto(residual, proba)
     residual.ravel()[target] = e_target * inverse_total - 1
     if sample_weight is None:
         loss = np.sum(row_loss, dtype=np.float64)
@@ -617,8 +622,9 @@ class SoftmaxLoss(ScaledObjective):
         loss, grad = 0.0, np.zeros_like(params)
         grad_coef, grad_intercept = _unpack(grad, self.n_classes, self.fit_intercept)
         self._proba_params = None
+        keep = self._kept is not None  # else no Hessian follows, nothing to keep
         results = self._map_blocks(
-            lambda block: block_loss_gradient(block, coef, intercept), self._kept
+            lambda block: block_loss_gradient(block, coef, intercept, keep), self._kept
         )
         for block_loss, block_grad_coef, block_grad_intercept in results:
             loss += block_loss

@@ -20,6 +20,7 @@ from scipy.optimize import approx_fprime
 from scipy.special import logsumexp, softmax
 
 import sklse._loss
+from sklse._array_api import ArrayAPISoftmaxLoss
 from sklse._loss import (
     SoftmaxLoss,
     block_hessp,
@@ -694,15 +695,31 @@ ROW_LOGITS = [
 ]
 
 
-def one_row_loss(z):
+def one_row_loss(z, array_api=None):
     """Return the data term of the one row of logits ``z``, label 0, in z's dtype.
 
     X = [[1]] and no intercept, so that the logits are exactly the coefficients (in
-    the dtype) and only the loss's own rounding is measured.
+    the dtype) and only the loss's own rounding is measured. With ``array_api`` (a
+    conftest ``ArrayAPI``), evaluated by :class:`ArrayAPISoftmaxLoss` there.
     """
-    X = np.ones((1, 1), dtype=z.dtype)
-    loss = SoftmaxLoss(X, np.array([0]), len(z), C=np.inf, fit_intercept=False)
+    X, y = np.ones((1, 1), dtype=z.dtype), np.array([0])
+    if array_api is None:
+        loss = SoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
+    else:
+        X, y = array_api.asarray(X), array_api.asarray(y)
+        loss = ArrayAPISoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
     return loss.loss_gradient(z.astype(np.float64))[0]  # coef[k, 0] = z_k
+
+
+def assert_row_loss_exact(value, z):
+    """Assert ``value`` is ``logsumexp(z) - z_0`` to 4 ulps, against mpmath."""
+    with mpmath.workdps(400):  # log(1 + 1e-304) needs > 304 digits
+        terms = [mpmath.mpf(float(v)) for v in z]
+        want = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in terms)) - terms[0]
+        err = float(abs(mpmath.mpf(value) - want))
+    # 4 ulps, or below the dtype's normal range (float32's loss of case 2 is 0)
+    info = np.finfo(z.dtype)
+    assert err <= 4 * info.eps * float(want) + info.eps * info.tiny, (value, want)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -716,13 +733,18 @@ def test_row_loss_to_the_last_bits(dtype, logits):
     ):
         warnings.simplefilter("error")
         value = one_row_loss(z)
-    with mpmath.workdps(400):  # log(1 + 1e-304) needs > 304 digits
-        terms = [mpmath.mpf(float(v)) for v in z]
-        want = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in terms)) - terms[0]
-        err = float(abs(mpmath.mpf(value) - want))
-    # 4 ulps, or below the dtype's normal range (float32's loss of case 2 is 0)
-    info = np.finfo(dtype)
-    assert err <= 4 * info.eps * float(want) + info.eps * info.tiny, (value, want)
+    assert_row_loss_exact(value, z)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("logits", ROW_LOGITS, ids=range(len(ROW_LOGITS)))
+def test_row_loss_to_the_last_bits_on_array_api(array_api, dtype, logits):
+    """The same rows on every array-API namespace: the same math, the same bits."""
+    z = np.array(logits, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = one_row_loss(z, array_api)
+    assert_row_loss_exact(value, z)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

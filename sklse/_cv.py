@@ -36,12 +36,14 @@ from sklse._compat import (
     rows_of_params,
     scorer_with_labels,
 )
-from sklse._estimator import (
-    SoftmaxRegression,
+from sklse._data import (
     _check_n_classes,
     _encode_labels,
     _validate_data,
+    fit_weights,
+    numpy_loss,
 )
+from sklse._estimator import SoftmaxRegression
 from sklse._numerics import softmax
 from sklse._objective import _pack
 from sklse._solvers import minimize
@@ -135,10 +137,12 @@ def _fold_loss(path, train):
     sample_weight = None if path.sample_weight is None else path.sample_weight[train]
     # Class weights as SoftmaxRegression computes them on this fold (its classes);
     # the loss still has every class, so that all folds' models have one layout.
-    sample_weight = point._sample_weight(
-        X, np.searchsorted(present, y), classes[present], sample_weight
+    sample_weight = fit_weights(
+        point, X, np.searchsorted(present, y), classes[present], sample_weight
     )
-    loss = point._loss(X, y, len(classes), sample_weight, n_threads=path.n_threads)
+    loss = numpy_loss(
+        point, X, y, len(classes), sample_weight, n_threads=path.n_threads
+    )
     return X, y, loss, point
 
 
@@ -554,8 +558,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         split_params, score_params = self._routed_params(sample_weight, params)
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
         # Class weights of all the data: the grid's and the refit's.
-        weight = self._point(1.0, 0.0)._sample_weight(
-            X, y_encoded, self.classes_, sample_weight
+        weight = fit_weights(
+            self._point(1.0, 0.0), X, y_encoded, self.classes_, sample_weight
         )
         self.l1_ratios_ = l1_ratios
         self.Cs_ = self._grid(Cs, X, y_encoded, weight)
@@ -742,7 +746,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             )
             return True
         point = self._point(self.C_, self.l1_ratio_)
-        loss = point._loss(X, y_encoded, len(self.classes_), sample_weight)
+        loss = numpy_loss(point, X, y_encoded, len(self.classes_), sample_weight)
         start = _pack(coef, intercept if self.fit_intercept else None)
         context, task_data = callback
         result, _ = _fit_point(

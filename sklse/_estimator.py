@@ -1,128 +1,34 @@
 """SoftmaxRegression: the scikit-learn estimator on top of the loss and solvers."""
 
 import functools
-import sys
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from sklse._array_api import ArrayAPISoftmaxLoss
 from sklse._compat import (
     array_namespace,
     check_same_namespace,
-    check_sample_weight,
-    effective_n_threads,
     get_namespace,
     get_namespace_and_device,
     move_to,
-    to_numpy,
 )
-from sklse._loss import SoftmaxLoss, useful_threads
+from sklse._data import _host, _is_dask_array, _validate_data, make_loss
 from sklse._numerics import log_softmax, softmax
 from sklse._objective import _pack, _unpack
 from sklse._solvers import SOLVERS, minimize
 from sklse._threads import one_blas_thread
 
 
-def _validate_data(estimator, *args, xp=np, **kwargs):
-    """Call sklearn's ``validate_data`` for CSR/CSC or dense float32/float64 X.
-
-    ``xp`` is X's namespace (whose float dtypes X may have) under array API
-    dispatch. numpy's own message for string X ("could not convert string to
-    float") does not say which input is at fault; this one does.
-    """
-    try:
-        return validate_data(
-            estimator,
-            *args,
-            accept_sparse=("csr", "csc"),
-            dtype=(xp.float64, xp.float32),
-            **kwargs,
-        )
-    except ValueError as error:
-        if "could not convert string" in str(error):
-            raise ValueError(f"X must be numeric; {error}") from error
-        raise
-
-
-def _is_dask_array(X):
-    """Whether X is a ``dask.array.Array``, without importing dask."""
-    dask_array = sys.modules.get("dask.array")
-    return dask_array is not None and isinstance(X, dask_array.Array)
-
-
-def _on_array_api(X):
-    """Whether X goes to the array-API evaluator: dispatch on, a non-numpy X.
-
-    As in LogisticRegression: numpy and sparse X stay on the numpy path.
-    """
-    _, is_array_api = get_namespace(X)
-    return is_array_api and array_namespace(X) is not None
-
-
-def _host(a):
-    """Return ``a`` as a numpy array: itself, or a copy from its device."""
-    return a if array_namespace(a) is None else to_numpy(a)
-
-
 def _in_place(logits):
     """Return ``logits`` as the ``out=`` of the numerics: numpy only works in place."""
     return logits if array_namespace(logits) is None else None
-
-
-def _encode_labels(y):
-    """Check that 1-D ``y`` holds class labels; return its classes and their codes.
-
-    The result is ``np.unique(y, return_inverse=True)``.
-
-    Integer labels are always classes (sklearn's type_of_target says "binary" or
-    "multiclass"), and for them a count per value replaces np.unique's sort and
-    type_of_target's checks: 200000 labels took 10.9 ms and take 0.5 (about 6 % of
-    the tall fit of ``benchmarks/bench_fit.py``), see ``benchmarks/bench_labels.py``.
-    """
-    if y.dtype.kind in "iu" and y.size:
-        low, high = int(y.min()), int(y.max())
-        # int64 holds every label (uint64 from 2**63 on it does not), and a count
-        # per value takes O(n) memory.
-        if high < 2**63 and high - low < 2 * len(y):
-            offset = y.astype(np.int64) - low
-            present = np.bincount(offset) > 0
-            classes = (np.flatnonzero(present) + low).astype(y.dtype)
-            if len(y) > 20 and len(classes) > round(0.5 * len(y)):
-                check_classification_targets(y)  # its warning: y may be a regression
-            # Labels low, low + 1, ... without gaps are their own codes, less low.
-            codes = offset if present.all() else (np.cumsum(present) - 1)[offset]
-            return classes, codes
-    check_classification_targets(y)
-    return np.unique(y, return_inverse=True)
-
-
-def _check_n_classes(classes):
-    """Raise unless there are at least two classes."""
-    if len(classes) < 2:
-        raise ValueError(
-            "SoftmaxRegression needs samples of at least 2 classes; got one "
-            f"class: {classes.tolist()}."
-        )
-
-
-def _check_weight_sum(total):
-    """Raise unless the final weights have a positive sum."""
-    if not total > 0:
-        raise ValueError(
-            "The weights (sample_weight times class_weight) must have a positive "
-            f"sum; got {total!r}: at least one sample needs a positive weight."
-        )
 
 
 def _is_fitted_attribute(name):
@@ -326,7 +232,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         # The caller's weights go to the callbacks, as LogisticRegression passes them.
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-        X, classes, loss = self._loss_maker(X)(X, y, sample_weight)
+        X, classes, loss = make_loss(self, X, y, sample_weight)
         solver = self._solver_for(X, loss)
         if solver == "newton-cholesky" and not hasattr(loss, "hessian"):
             raise ValueError(
@@ -360,19 +266,6 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             estimator=self, reconstruction_attributes={}, **task_data
         )
         return self
-
-    def _loss_maker(self, X):
-        """Return the method that validates the data and makes the loss for this X.
-
-        The one place that picks the evaluator of the objective: Dask chunks for a
-        dask array, the device for an array-API array under dispatch, else the
-        numpy row blocks.
-        """
-        if _is_dask_array(X):
-            return self._make_dask_loss
-        if _on_array_api(X):
-            return self._make_array_api_loss
-        return self._make_loss
 
     def _solver_for(self, X, loss):
         """Return the solver that ``solver="auto"`` stands for on this X and loss."""
@@ -473,123 +366,6 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         return on_iteration
 
-    def _make_loss(self, X, y, sample_weight):
-        """Return the validated X, the classes and the :class:`SoftmaxLoss` on them."""
-        if get_config()["array_api_dispatch"]:  # y and weights of another namespace
-            y, sample_weight = _host(y), _host(sample_weight)
-        X, y = _validate_data(self, X, y)
-        classes, y_encoded = _encode_labels(y)
-        _check_n_classes(classes)
-        sample_weight = self._sample_weight(X, y_encoded, classes, sample_weight)
-        return X, classes, self._loss(X, y_encoded, len(classes), sample_weight)
-
-    def _loss(self, X, y_encoded, n_classes, sample_weight, n_threads=None):
-        """Return the :class:`SoftmaxLoss` of this C and l1_ratio on checked data.
-
-        ``y_encoded`` holds codes in ``0..n_classes-1`` and ``sample_weight`` the final
-        weights (class weights included) or None; ``n_threads`` bounds the block
-        threads (None: all that :func:`effective_n_threads` allows).
-        """
-        n_threads = effective_n_threads() if n_threads is None else n_threads
-        return SoftmaxLoss(
-            X,
-            y_encoded.astype(np.intp, copy=False),
-            n_classes,
-            sample_weight,
-            C=self.C,
-            l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept,
-            n_threads=useful_threads(X, n_classes, n_threads),
-        )
-
-    def _make_array_api_loss(self, X, y, sample_weight):
-        """Return the validated X, the classes and the loss on X's device.
-
-        ``classes_`` stays in y's namespace, as LogisticRegression keeps it; the
-        codes of the labels and the weights go to X's device, and the checks of
-        :meth:`_make_loss` run there (the class totals, K values, come back).
-        """
-        xp, _, device = get_namespace_and_device(X)
-        sample_weight = move_to(sample_weight, xp=xp, device=device)
-        X, y = _validate_data(self, X, y, xp=xp)
-        xp_y, _ = get_namespace(y)
-        if array_namespace(y) is None:  # numpy labels (strings, objects, numbers)
-            classes, y_encoded = _encode_labels(np.asarray(y))
-        else:
-            check_classification_targets(y)
-            classes, y_encoded = xp_y.unique_inverse(y)
-        host_classes = _host(classes)
-        _check_n_classes(host_classes)
-        y_encoded = move_to(y_encoded, xp=xp, device=device)
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X)
-        if self.class_weight is not None:
-            sample_weight = self._times_class_weight_xp(
-                y_encoded, sample_weight, host_classes, X
-            )
-        if sample_weight is not None:
-            _check_weight_sum(float(_host(xp.sum(sample_weight))))
-        loss = ArrayAPISoftmaxLoss(
-            X,
-            y_encoded,
-            host_classes.shape[0],
-            sample_weight,
-            C=self.C,
-            l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept,
-        )
-        return X, classes, loss
-
-    def _times_class_weight_xp(self, y_encoded, sample_weight, classes, X):
-        """Return the class weights of each row times ``sample_weight``, on X's device.
-
-        The weighted count of each class is summed on the device; only those
-        n_classes values come back for :meth:`_class_weight`.
-        """
-        xp, _, device = get_namespace_and_device(X)
-        labels = xp.arange(classes.shape[0], dtype=y_encoded.dtype, device=device)
-        is_label = y_encoded[:, None] == labels[None, :]
-        weight = 1.0 if sample_weight is None else sample_weight[:, None]
-        totals = xp.sum(xp.where(is_label, weight, 0.0), axis=0)
-        class_weight = self._class_weight(classes, _host(totals))
-        class_weight = xp.asarray(class_weight, dtype=X.dtype, device=device)
-        weight = xp.take(class_weight, y_encoded, axis=0)
-        return weight if sample_weight is None else sample_weight * weight
-
-    def _make_dask_loss(self, X, y, sample_weight):
-        """Return the persisted dask X, the classes and the loss on its row chunks.
-
-        The checks of :meth:`_make_loss`, computed with dask: only the classes, the
-        class totals and a few flags and sums come back to this process.
-        """
-        from sklse import _dask  # dask is imported only when X is a dask array
-
-        X, y, sample_weight, classes = _dask.prepare_fit(X, y, sample_weight)
-        self.n_features_in_ = X.shape[1]
-        if hasattr(self, "feature_names_in_"):  # a dask array has no column names
-            del self.feature_names_in_
-        check_classification_targets(classes)
-        _check_n_classes(classes)
-        y_encoded = _dask.encode_labels(y, classes)
-        if self.class_weight is not None:
-            totals = _dask.class_totals(y_encoded, sample_weight, len(classes))
-            class_weight = self._class_weight(classes, totals)
-            sample_weight = _dask.times_class_weight(
-                y_encoded, sample_weight, class_weight, X.dtype
-            )
-        if sample_weight is not None:
-            _check_weight_sum(float(sample_weight.sum(dtype=np.float64).compute()))
-        loss = _dask.DaskSoftmaxLoss(
-            X,
-            y_encoded,
-            len(classes),
-            sample_weight,
-            C=self.C,
-            l1_ratio=self.l1_ratio,
-            fit_intercept=self.fit_intercept,
-        )
-        return X, classes, loss
-
     def _warn_not_converged(self, result, solver):
         """Warn, as LogisticRegression does, with the reason and a remedy.
 
@@ -617,45 +393,6 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         # Frames: this method, fit, _whole_fit's and with_callbacks' wrappers, then the
         # caller of fit.
         warnings.warn(f"{what}; {remedy}", category=ConvergenceWarning, stacklevel=5)
-
-    def _sample_weight(self, X, y_encoded, classes, sample_weight):
-        """Return the checked sample weights times the class weights, or None."""
-        if sample_weight is None and self.class_weight is None:
-            return None
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X)
-        if self.class_weight is not None:
-            totals = np.bincount(
-                y_encoded, weights=sample_weight, minlength=len(classes)
-            )
-            weight = self._class_weight(classes, totals)[y_encoded]
-            # A new array: the caller's sample_weight is never modified.
-            sample_weight = weight if sample_weight is None else sample_weight * weight
-        _check_weight_sum(float(np.sum(sample_weight)))
-        return sample_weight
-
-    def _class_weight(self, classes, totals):
-        """Return the weight of each class, checked finite and non-negative.
-
-        ``totals`` is the weighted count of each class, all that "balanced" needs:
-        sklearn's ``compute_class_weight`` is handed each class once with its total
-        as weight (``sum(totals) / (K * totals)``, as on the whole y), so that the
-        Dask path does not have to bring y into memory.
-        """
-        if isinstance(self.class_weight, str) and np.any(totals == 0):
-            raise ValueError(
-                'class_weight="balanced" needs a positive total sample_weight in '
-                f"every class; got 0 for class(es) {classes[totals == 0].tolist()}."
-            )
-        class_weight = compute_class_weight(
-            self.class_weight, classes=classes, y=classes, sample_weight=totals
-        )
-        if not np.all(np.isfinite(class_weight) & (class_weight >= 0)):
-            raise ValueError(
-                "class_weight must be finite and non-negative; got "
-                f"{dict(zip(classes.tolist(), class_weight.tolist(), strict=True))}."
-            )
-        return class_weight
 
     def _start(self, classes, n_features):
         """Return the starting ``params``: the fitted model on warm start, else 0."""

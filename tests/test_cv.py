@@ -22,6 +22,7 @@ from sklearn.metrics import get_scorer, log_loss
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import sklse._cv
 from sklse import SoftmaxRegression, SoftmaxRegressionCV
 from sklse._cv import _warm_start
 
@@ -334,13 +335,13 @@ def test_n_jobs_gives_the_same_fit_and_bounds_block_threads(rng, monkeypatch):
     X, y = make_data(rng)
     one = SoftmaxRegressionCV(Cs=CS, cv=4).fit(X, y)
     seen = []
-    loss = SoftmaxRegression._loss
+    loss = sklse._cv.numpy_loss
 
-    def spy(self, X, y_encoded, n_classes, sample_weight, n_threads=None):
+    def spy(estimator, X, y_encoded, n_classes, sample_weight, n_threads=None):
         seen.append(n_threads)
-        return loss(self, X, y_encoded, n_classes, sample_weight, n_threads)
+        return loss(estimator, X, y_encoded, n_classes, sample_weight, n_threads)
 
-    monkeypatch.setattr(SoftmaxRegression, "_loss", spy)
+    monkeypatch.setattr("sklse._cv.numpy_loss", spy)
     monkeypatch.setattr("sklse._cv.effective_n_threads", lambda: 4)
     two = SoftmaxRegressionCV(Cs=CS, cv=4, n_jobs=2).fit(X, y)
     assert_array_equal(two.scores_, one.scores_)

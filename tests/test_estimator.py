@@ -22,7 +22,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.multiclass import OneVsRestClassifier
 
 from sklse import SoftmaxRegression
-from sklse._estimator import _encode_labels
+from sklse._data import _encode_labels
 from sklse._solvers import SOLVERS as ALL_SOLVERS
 
 SOLVERS = sorted(ALL_SOLVERS)

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
+from scipy.special import expit
 
 from sklse._compat import sparse_matmul_into
 from sklse._numerics import _shift
@@ -266,8 +267,8 @@ def block_loss_gradient(block, coef, intercept, keep_proba=True):
     ----------
     block : Block
         Rows and buffers, overwritten; with ``keep_proba``, ``proba`` receives ``P
-        = softmax(Z)`` (class-major) and ``logits`` the weighted residual ``(P - Y)
-        diag(s)``, else the residual is made in ``proba`` itself (one pass fewer).
+        = softmax(Z)`` (class-major), else it is scratch (the residual ``P - Y`` is
+        then made in place, one pass fewer).
     coef : ndarray of shape (n_classes, n_features)
     intercept : ndarray of shape (n_classes,) or None
     keep_proba : bool, default=True
@@ -281,7 +282,11 @@ def block_loss_gradient(block, coef, intercept, keep_proba=True):
         ``grad_coef = (P - Y) diag(s) X``.
     grad_intercept : ndarray of shape (n_classes,), float64
         ``grad_intercept = (P - Y) s``.
+
+    Two classes take :func:`_two_class_loss_gradient`, on the margin alone.
     """
+    if len(block.proba) == 2:
+        return _two_class_loss_gradient(block, coef, intercept, keep_proba)
     logits, proba, sample_weight = block.logits, block.proba, block.sample_weight
     target, n_classes = block.target, len(proba)
     # Row loss = logsumexp(z) - z_y = log(sum_k e_k / e_y) = log1p(rest / e_y): precise
@@ -316,6 +321,58 @@ def block_loss_gradient(block, coef, intercept, keep_proba=True):
     return float(loss), _times_X(block, residual), grad_intercept
 
 
+def _margin(block, coef, intercept):
+    """Return, for two classes, the margin ``m = z_1 - z_0`` and ``u = z_other - z_y``.
+
+    One product, ``X @ (w_1 - w_0) + (b_1 - b_0)``, into ``block.logits[0]``; also
+    returns whether each row's label is class 1 (``target = y * rows + row``).
+    """
+    margin = block.logits[0]
+    coef_diff = coef[1:] - coef[:1]
+    intercept_diff = None if intercept is None else intercept[1:] - intercept[:1]
+    if isinstance(block.X, np.ndarray):  # one matrix-vector product
+        np.matmul(block.X, coef_diff[0].astype(margin.dtype), out=margin)
+        if intercept_diff is not None:
+            margin += intercept_diff.astype(margin.dtype)
+    else:
+        _linear(block, coef_diff, intercept_diff, margin[np.newaxis])
+    is_one = block.target >= len(margin)
+    return margin, is_one, np.where(is_one, -margin, margin)
+
+
+def _two_class_proba(margin, proba):
+    """Write ``P = [sigmoid(-m), sigmoid(m)]`` into ``proba``, each to its last bits."""
+    np.negative(margin, out=proba[0])
+    expit(proba[0], out=proba[0])
+    expit(margin, out=proba[1])
+
+
+def _two_class_loss_gradient(block, coef, intercept, keep_proba):
+    """:func:`block_loss_gradient` of two classes: the softmax of the margin ``m``.
+
+    With ``u = z_other - z_y``, the row loss is ``softplus(u) = log(1 + e^u)``
+    (``np.logaddexp(0, u)``, precise at both ends) and class 1's residual ``p_1 -
+    y_1 = +-sigmoid(u)`` (+ where y = 0), class 0's its negative: one product for
+    the logits and one for the gradient, over (rows,) arrays, half the work of the
+    K-class path.
+    """
+    margin, is_one, u = _margin(block, coef, intercept)
+    row_loss = np.logaddexp(0, u)
+    residual = expit(u)
+    np.negative(residual, out=residual, where=is_one)
+    if keep_proba:
+        _two_class_proba(margin, block.proba)
+    sample_weight = block.sample_weight
+    if sample_weight is None:
+        loss = np.sum(row_loss, dtype=np.float64)
+    else:
+        loss = np.dot(sample_weight.astype(np.float64), row_loss)
+        residual *= sample_weight
+    grad = _times_X(block, residual[np.newaxis])
+    grad_one = float(np.sum(residual, dtype=np.float64))
+    return float(loss), np.concatenate([-grad, grad]), np.array([-grad_one, grad_one])
+
+
 def block_proba(block, coef, intercept):
     """Write ``P = softmax(Z)`` at ``coef, intercept`` into ``block.proba``.
 
@@ -323,6 +380,9 @@ def block_proba(block, coef, intercept):
     last :func:`block_loss_gradient` call (row chunks evaluated on other machines):
     one GEMM and one exp per entry; ``logits`` is overwritten.
     """
+    if len(block.proba) == 2:
+        _two_class_proba(_margin(block, coef, intercept)[0], block.proba)
+        return
     e_target, rest = _exp_terms(block, coef, intercept)
     # 1 / total times e, rounded as block_loss_gradient rounds it
     np.multiply(block.proba, 1 / (rest + e_target), out=block.proba)

@@ -692,6 +692,14 @@ ROW_LOGITS = [
     [-90.0, 0.0, 1e-3],  # float32: e_y subnormal
     [-740.0, 0.0, -1.0],  # float64: e_y subnormal
     [-1e4, 0.0, 0.0],  # e_y = 0
+    # two classes: the margin's softplus
+    [3.0, -37.0],  # loss ~ 4e-18
+    [0.0, -700.0],  # loss ~ 1e-304
+    [2.0, 2.0],
+    [-1.0, 0.5],
+    [-80.0, 0.0],
+    [-740.0, 0.0],
+    [-1e4, 0.0],
 ]
 
 

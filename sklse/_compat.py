@@ -199,7 +199,7 @@ def neg_log_loss(onehot, proba, sample_weight=None):
 
     sklearn's private ``_log_loss`` (the scorer's clipping and weighted mean) without
     the checks and label encoding of ``y_true`` that the scorer repeats on every
-    call; a path scores the same test fold many times (digits: 3.1 ms per scorer
-    call against 0.3 for ``predict_proba``).
+    call; a path scores the same test fold many times (on digits a scorer call cost
+    10 times ``predict_proba``; figures in ``benchmarks/results/loss_constants.md``).
     """
     return -_log_loss(onehot, proba, sample_weight=sample_weight)

@@ -509,10 +509,9 @@ def minimize(
         problem = _SplitL1(loss)
     x = problem.to_x(np.array(params, dtype=np.float64))  # scipy iterates in float64
     monitor = _Monitor(loss, problem, solver, tol, verbose, on_iteration)
-    # numpy and scipy each load an OpenBLAS with a spinning thread pool; on 2 cores the
-    # two pools fight. Measured here: L-BFGS on digits (1797 x 64, K=10, 60 iterations)
-    # 1.87 s with default threads, 0.05 s with one BLAS thread; 50000 x 500 (6
-    # iterations) 0.68 s vs 0.58 s. Parallelism comes from the loss's block threads.
+    # numpy and scipy each load an OpenBLAS with a spinning thread pool, and the two
+    # pools fight over the cores (timings: benchmarks/results/loss_constants.md):
+    # one BLAS thread, the parallelism from the loss's block threads.
     message = ""
     # A start that already meets tol (a warm start) takes no iteration, whatever the
     # solver (scipy's Newton-CG would take one).

@@ -10,6 +10,7 @@ to :class:`~sklse._objective.ScaledObjective`, which scales them and adds the pe
 
 import os
 import threading
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, partial
@@ -27,7 +28,7 @@ from sklse._objective import ScaledObjective, _unpack
 
 _MIN_BLOCKS = 8  # blocks of a SoftmaxLoss for its threads, where threads pay
 _PROBA_BUDGET = 2**28  # bytes of probabilities a SoftmaxLoss may keep for hessp
-_THREAD_WORK = 2e6  # multiply-adds of a block below which threads do not pay
+_THREAD_WORK = 2e6  # multiply-adds of a block below which it is not cut for threads
 
 
 def _row_work(X, n_classes):
@@ -509,18 +510,42 @@ def _hessian_layout(n_classes, n_features, fit_intercept):
 
 
 def useful_threads(X, n_classes, n_threads):
-    """Return ``n_threads``, or 1 where threads would slow :class:`SoftmaxLoss` down.
+    """Return ``n_threads``, or 1 where X has too few blocks for threads to share.
 
-    A block's hand-off to a thread and its ~20 numpy calls, which hold the GIL, cost
-    a fixed time per block: threads pay when the default blocks hold >= 2e6
-    multiply-adds each (rows * features, or stored entries, * classes) and are >= 4
-    (timings: ``benchmarks/results/loss_constants.md``).
+    At least 4 default blocks; whether threads then pay on this machine is
+    :class:`SoftmaxLoss`'s first evaluation's to find out (:func:`_probe_threads`).
     """
     rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
     n_blocks = 1 if _uncuttable(X) else -(-X.shape[0] // rows)
-    if rows * _row_work(X, n_classes) < _THREAD_WORK or n_blocks < 4:
-        return 1
-    return n_threads
+    return 1 if n_blocks < 4 else n_threads
+
+
+_THREAD_GAIN = 0.8  # threads are kept where they cut the time per row to 80 % or less
+_clock = time.perf_counter
+
+
+def _probe_threads(function, blocks, n_threads):
+    """Return ``[function(b) for b in blocks]`` and whether threads paid there.
+
+    The first half of the blocks runs alone, the rest in ``n_threads`` threads, both
+    timed: no work is added, and the results are the same bits either way. Threads
+    pay when they take at most 80 % of the time per row taken alone (a block's
+    hand-off to a thread and its numpy calls, which hold the GIL, cost a fixed time
+    per block that small blocks do not repay, and a loaded machine has no core to
+    spare).
+    """
+    half = len(blocks) // 2
+    start = _clock()
+    results = [function(block) for block in blocks[:half]]
+    middle = _clock()
+    results += list(_map(function, blocks[half:], n_threads))
+    end = _clock()
+    rows_alone, rows_threads = (
+        sum(len(block[0].target) for block in part)
+        for part in (blocks[:half], blocks[half:])
+    )
+    alone, threaded = (middle - start) / rows_alone, (end - middle) / rows_threads
+    return results, threaded <= _THREAD_GAIN * alone
 
 
 _executors = {}  # n_threads -> ThreadPoolExecutor: made on first use, kept for reuse
@@ -612,7 +637,8 @@ class SoftmaxLoss(ScaledObjective):
         Rows per block; None: :func:`default_block_rows`, with at least 8 blocks
         where blocks that size are worth a thread, so that threads get blocks.
     n_threads : int, default=1
-        Threads that evaluate blocks side by side. numpy's GEMM, its ufuncs and
+        Threads that evaluate blocks side by side, kept where the first evaluation
+        finds that they pay (:func:`_probe_threads`). numpy's GEMM, its ufuncs and
         scipy's sparse kernels release the GIL, so blocks run in parallel; sums over
         blocks keep block order, so results do not depend on ``n_threads``.
     proba_budget : int, default=2**28
@@ -652,6 +678,7 @@ class SoftmaxLoss(ScaledObjective):
             block_rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
         self.blocks = _split(X, y, sample_weight, n_classes, block_rows)
         self.n_threads = n_threads
+        self._threads_pay = None  # whether they do here: the first evaluation says
         self._buffers = _Buffers(n_classes, len(self.blocks[0].target), X.dtype)
         self._may_keep = n_samples * n_classes * X.dtype.itemsize <= proba_budget
         self._kept = None  # the blocks' own proba buffers, once hessp asks for them
@@ -665,11 +692,18 @@ class SoftmaxLoss(ScaledObjective):
         the borrowed ``proba``.
         """
         proba = [None] * len(self.blocks) if proba is None else proba
-        return _map(
-            lambda pair: self._buffers.run(function, *pair),
-            list(zip(self.blocks, proba, strict=True)),
-            self.n_threads,
-        )
+        pairs = list(zip(self.blocks, proba, strict=True))
+
+        def run(pair):
+            return self._buffers.run(function, *pair)
+
+        n_threads = self.n_threads
+        if n_threads > 1 and len(pairs) >= 4:
+            if self._threads_pay is None:  # the first evaluation finds out
+                results, self._threads_pay = _probe_threads(run, pairs, n_threads)
+                return results
+            n_threads = n_threads if self._threads_pay else 1
+        return _map(run, pairs, n_threads)
 
     def loss_gradient(self, params):
         """Return the smooth part of ``f(params)`` and its float64 (n_dof,) gradient.

@@ -1014,15 +1014,38 @@ def test_default_blocks_do_not_depend_on_threads(rng):
     "shape, n_classes, threads",
     [
         ((1797, 64), 10, 1),  # one block
-        ((20000, 20), 5, 1),  # blocks of 4e5 multiply-adds: hand-offs cost more
+        ((20000, 20), 5, 1),  # 3 blocks
         ((5000, 100), 10, 1),  # 3 blocks
         ((20000, 100), 10, 2),
         ((50000, 500), 10, 2),
         ((0, 5), 3, 1),
     ],
 )
-def test_threads_only_where_blocks_are_large_and_many(shape, n_classes, threads):
+def test_threads_only_where_blocks_are_many(shape, n_classes, threads):
     assert useful_threads(np.empty(shape), n_classes, 2) == threads
+
+
+@pytest.mark.parametrize("threaded_time, pays", [(0.5, True), (0.9, False)])
+def test_first_evaluation_finds_out_whether_threads_pay(
+    rng, monkeypatch, threaded_time, pays
+):
+    X = rng.standard_normal((8 * 256, 6))
+    y = rng.integers(0, 3, len(X))
+    params = random_params(rng, 3, 6, True)
+    # The clock at the start, between the halves (4 blocks alone: 1 s) and at the
+    # end (4 blocks in threads).
+    clock = iter([0.0, 1.0, 1.0 + threaded_time])
+    monkeypatch.setattr(sklse._loss, "_clock", lambda: next(clock))
+    serial = SoftmaxLoss(X, y, 3, block_rows=256)
+    probed = SoftmaxLoss(X, y, 3, block_rows=256, n_threads=2)
+    assert_array_equal(probed.loss_gradient(params)[1], serial.loss_gradient(params)[1])
+    assert probed._threads_pay is pays
+    seen = []
+    monkeypatch.setattr(
+        sklse._loss, "_map", lambda f, blocks, n: seen.append(n) or map(f, blocks)
+    )
+    probed.loss_gradient(params)  # the next evaluations follow the answer
+    assert seen == [2 if pays else 1]
 
 
 def test_no_threads_for_csc_which_is_one_block():

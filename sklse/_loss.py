@@ -322,21 +322,29 @@ def block_loss_gradient(block, coef, intercept, keep_proba=True):
     return float(loss), _times_X(block, residual), grad_intercept
 
 
+def _difference(block, coef, intercept):
+    """Write ``X @ (w_1 - w_0) + (b_1 - b_0)`` (two classes) into ``block.logits[0]``.
+
+    One matrix-vector product; returns that row of ``logits``.
+    """
+    out = block.logits[0]
+    coef_diff = coef[1:] - coef[:1]
+    intercept_diff = None if intercept is None else intercept[1:] - intercept[:1]
+    if isinstance(block.X, np.ndarray):
+        np.matmul(block.X, coef_diff[0].astype(out.dtype), out=out)
+        if intercept_diff is not None:
+            out += intercept_diff.astype(out.dtype)
+    else:
+        _linear(block, coef_diff, intercept_diff, out[np.newaxis])
+    return out
+
+
 def _margin(block, coef, intercept):
     """Return, for two classes, the margin ``m = z_1 - z_0`` and ``u = z_other - z_y``.
 
-    One product, ``X @ (w_1 - w_0) + (b_1 - b_0)``, into ``block.logits[0]``; also
-    returns whether each row's label is class 1 (``target = y * rows + row``).
+    Also whether each row's label is class 1 (``target = y * rows + row``).
     """
-    margin = block.logits[0]
-    coef_diff = coef[1:] - coef[:1]
-    intercept_diff = None if intercept is None else intercept[1:] - intercept[:1]
-    if isinstance(block.X, np.ndarray):  # one matrix-vector product
-        np.matmul(block.X, coef_diff[0].astype(margin.dtype), out=margin)
-        if intercept_diff is not None:
-            margin += intercept_diff.astype(margin.dtype)
-    else:
-        _linear(block, coef_diff, intercept_diff, margin[np.newaxis])
+    margin = _difference(block, coef, intercept)
     is_one = block.target >= len(margin)
     return margin, is_one, np.where(is_one, -margin, margin)
 
@@ -407,8 +415,21 @@ def block_hessp(block, coef_dir, intercept_dir):
         ``Z_V = V X^T + v`` (class-major: the ``R^T`` of :mod:`sklse._objective`).
     hess_intercept : ndarray of shape (n_classes,), float64
         ``hess_intercept = R s``.
+
+    Two classes: the Hessian is ``[[G, -G], [-G, G]]`` with ``G = X~^T diag(s p_0
+    p_1) X~`` (:func:`block_hessian`), so ``H v = [-G u, G u]``, ``u = v_1 - v_0``:
+    one product each way.
     """
     work, proba = block.logits, block.proba
+    if len(proba) == 2:
+        work = _difference(block, coef_dir, intercept_dir)  # X~ u
+        work *= proba[0]
+        work *= proba[1]
+        if block.sample_weight is not None:
+            work *= block.sample_weight
+        grad = _times_X(block, work[np.newaxis])
+        grad_one = float(np.sum(work, dtype=np.float64))
+        return np.concatenate([-grad, grad]), np.array([-grad_one, grad_one])
     _linear(block, coef_dir, intercept_dir, work)
     work -= np.einsum("ki,ki->i", proba, work)
     work *= proba

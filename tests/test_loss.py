@@ -227,14 +227,15 @@ def build(
 
 
 full_grid = pytest.mark.parametrize(
-    "layout, dtype, fit_intercept, weighted, C",
+    "layout, dtype, fit_intercept, weighted, C, n_classes",
     [
-        (layout, dtype, fit_intercept, weighted, C)
+        (layout, dtype, fit_intercept, weighted, C, n_classes)
         for layout in LAYOUTS
         for dtype in DTYPES
         for fit_intercept in (True, False)
         for weighted in (False, True)
         for C in CS
+        for n_classes in (3, 2)  # two classes take the margin's path
     ],
 )
 
@@ -306,9 +307,13 @@ def test_attributes(rng, fit_intercept, weighted, C):
 
 
 @full_grid
-def test_objective_matches_reference(rng, layout, dtype, fit_intercept, weighted, C):
-    loss, ref, X, _, _ = build(rng, layout, dtype, weighted, C, fit_intercept)
-    params = random_params(rng, 3, 5, fit_intercept)
+def test_objective_matches_reference(
+    rng, layout, dtype, fit_intercept, weighted, C, n_classes
+):
+    loss, ref, X, _, _ = build(
+        rng, layout, dtype, weighted, C, fit_intercept, n_classes
+    )
+    params = random_params(rng, n_classes, 5, fit_intercept)
     F = loss.objective(params)
     f, grad = loss.loss_gradient(params)
     assert isinstance(f, float)
@@ -324,17 +329,25 @@ def test_objective_matches_reference(rng, layout, dtype, fit_intercept, weighted
 
 
 @full_grid
-def test_gradient_matches_reference(rng, layout, dtype, fit_intercept, weighted, C):
-    loss, ref, _, _, _ = build(rng, layout, dtype, weighted, C, fit_intercept)
-    params = random_params(rng, 3, 5, fit_intercept)
+def test_gradient_matches_reference(
+    rng, layout, dtype, fit_intercept, weighted, C, n_classes
+):
+    loss, ref, _, _, _ = build(
+        rng, layout, dtype, weighted, C, fit_intercept, n_classes
+    )
+    params = random_params(rng, n_classes, 5, fit_intercept)
     _, grad = loss.loss_gradient(params)
     assert_close(grad, ref.grad(params), dtype)
 
 
 @full_grid
-def test_gradient_finite_differences(rng, layout, dtype, fit_intercept, weighted, C):
-    loss, ref, _, _, _ = build(rng, layout, dtype, weighted, C, fit_intercept)
-    params = random_params(rng, 3, 5, fit_intercept)
+def test_gradient_finite_differences(
+    rng, layout, dtype, fit_intercept, weighted, C, n_classes
+):
+    loss, ref, _, _, _ = build(
+        rng, layout, dtype, weighted, C, fit_intercept, n_classes
+    )
+    params = random_params(rng, n_classes, 5, fit_intercept)
     numeric = five_point_gradient(ref.f, params)
     # the reference gradient is the derivative of the reference objective ...
     assert_allclose(ref.grad(params), numeric, rtol=1e-8, atol=1e-9)
@@ -344,9 +357,13 @@ def test_gradient_finite_differences(rng, layout, dtype, fit_intercept, weighted
 
 
 @full_grid
-def test_hessp_matches_reference(rng, layout, dtype, fit_intercept, weighted, C):
-    loss, ref, _, _, _ = build(rng, layout, dtype, weighted, C, fit_intercept)
-    params = random_params(rng, 3, 5, fit_intercept)
+def test_hessp_matches_reference(
+    rng, layout, dtype, fit_intercept, weighted, C, n_classes
+):
+    loss, ref, _, _, _ = build(
+        rng, layout, dtype, weighted, C, fit_intercept, n_classes
+    )
+    params = random_params(rng, n_classes, 5, fit_intercept)
     direction = rng.standard_normal(loss.n_dof)
     hess_dir = loss.hessp(params, direction)
     assert hess_dir.dtype == np.float64

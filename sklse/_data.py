@@ -115,6 +115,15 @@ def _check_weight_sum(total):
         )
 
 
+def _objective_params(estimator):
+    """Return the parameters of the objective that ``estimator`` minimises."""
+    return {
+        "C": estimator.C,
+        "l1_ratio": estimator.l1_ratio,
+        "fit_intercept": estimator.fit_intercept,
+    }
+
+
 def make_loss(estimator, X, y, sample_weight):
     """Return the validated X, the classes and the loss of ``estimator`` on them.
 
@@ -153,9 +162,7 @@ def numpy_loss(estimator, X, y_encoded, n_classes, sample_weight, n_threads=None
         y_encoded.astype(np.intp, copy=False),
         n_classes,
         sample_weight,
-        C=estimator.C,
-        l1_ratio=estimator.l1_ratio,
-        fit_intercept=estimator.fit_intercept,
+        **_objective_params(estimator),
         n_threads=useful_threads(X, n_classes, n_threads),
     )
 
@@ -192,9 +199,7 @@ def _make_array_api_loss(estimator, X, y, sample_weight):
         y_encoded,
         host_classes.shape[0],
         sample_weight,
-        C=estimator.C,
-        l1_ratio=estimator.l1_ratio,
-        fit_intercept=estimator.fit_intercept,
+        **_objective_params(estimator),
     )
     return X, classes, loss
 
@@ -244,9 +249,7 @@ def _make_dask_loss(estimator, X, y, sample_weight):
         y_encoded,
         len(classes),
         sample_weight,
-        C=estimator.C,
-        l1_ratio=estimator.l1_ratio,
-        fit_intercept=estimator.fit_intercept,
+        **_objective_params(estimator),
     )
     return X, classes, loss
 

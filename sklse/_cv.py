@@ -1,6 +1,6 @@
 """SoftmaxRegressionCV: the regularization path of SoftmaxRegression, cross-validated.
 
-Each fold builds its loss once (:meth:`SoftmaxRegression._loss`, the estimator's own
+Each fold builds its loss once (:func:`sklse._data.numpy_loss`, the estimator's own
 validated loss) and moves along the path by changing only the penalty
 (``ScaledObjective._set_penalty``), warm-starting :func:`sklse._solvers.minimize`
 from the solutions already on the path. The solver is the estimator's

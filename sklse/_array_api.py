@@ -122,6 +122,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         self.n_samples = X.shape[0]
         self.tiny = xp.finfo(X.dtype).smallest_normal
         self.host_dtype = np.float32 if X.dtype == xp.float32 else np.float64
+        self.dtype = self.host_dtype  # as SoftmaxLoss.dtype
         if sample_weight is None:
             sw_sum = float(X.shape[0])
         else:  # one synchronisation, at construction

@@ -684,6 +684,7 @@ class SoftmaxLoss(ScaledObjective):
         n_samples, n_features = X.shape
         self.n_samples, self.n_classes = n_samples, n_classes
         self.fit_intercept = fit_intercept
+        self.dtype = X.dtype  # the evaluations' precision: the rounding of f
         with np.errstate(over="ignore"):  # an overflowing sum is reported below
             sw_sum = float(
                 n_samples

@@ -20,17 +20,28 @@ _HALVINGS = 40  # step halvings before a Newton step is given up: 2**-40 ~ 1e-12
 _ARMIJO = 1e-4  # sufficient decrease: f falls by >= 1e-4 of the linear model's fall
 
 
-def newton(x, monitor, max_iter, solve, *, decrement=None):
+def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     """Newton steps from ``x`` until ``max|grad f| <= tol``; scipy-like result.
 
-    ``solve(params, free, gradient)`` returns the step ``-H^-1 gradient`` on the
-    ``free`` entries (0 elsewhere); :func:`_line_search` takes it or a fraction.
+    ``solve(params, free, gradient, damping)`` returns the step ``-(H + damping
+    I)^-1 gradient`` on the ``free`` entries (0 elsewhere); :func:`_line_search`
+    takes it or a fraction.
     With ``decrement`` (a float), the fit also needs the Newton decrement ``1/2
     g^T H^-1 g`` of the last step (a second-order estimate of ``f - f*`` where it
     was taken, which the step then squares) to be at most ``decrement``:
     LogisticRegression's newton-cholesky's test with ``tol``, because on
-    ill-conditioned problems a small gradient does not mean a small gap. Stops
-    when no step makes progress (the float64 floor), or after ``max_iter`` steps.
+    ill-conditioned problems a small gradient does not mean a small gap;
+    ``decrement=0`` goes on to the float64 floor. Stops when no step makes
+    progress (the float64 floor), or after ``max_iter`` steps.
+
+    With ``damped``, on an orthant (an L1 term), a step that makes no progress
+    is tried once more damped (``solve``'s ``damping``, as Levenberg and
+    Marquardt's, ``max|g|``): with ``l1_ratio = 1`` only the data's curvature
+    holds ``W``, an orthant can free more entries than the data's rank, and the
+    Newton step was then huge, mostly cut back to the orthant, or an ascent
+    direction from the rounding of a singular Hessian. The damped step is
+    bounded where the curvature is below ``max|g|``; the next step is Newton's
+    again, whose convergence near the optimum the damping would slow.
     """
     problem, tol = monitor.problem, monitor.tol
     value, optimality = monitor.measure(x)
@@ -40,9 +51,20 @@ def newton(x, monitor, max_iter, solve, *, decrement=None):
         if optimality <= tol and last_decrement <= decrement:
             return optimize.OptimizeResult(x=x, message="tol reached")
         free, gradient, sign = problem.newton_system(x, monitor(x)[1])
-        step = solve(params, free, gradient)
-        slope = float(gradient @ step)  # < 0: -slope is the squared decrement
-        found = _line_search(monitor, params, step, sign, slope, (value, optimality))
+        dampings = [0.0]
+        if damped and free is not None:
+            dampings.append(np.max(np.abs(gradient[free]), initial=0.0))
+        for damping in dampings:
+            step = solve(params, free, gradient, damping)
+            slope = float(gradient @ step)  # < 0: -slope is the squared decrement
+            # f >= 0: a model that predicts no fall, or one beyond f, comes from
+            # the rounding of a singular Hessian; the damped step is tried at once.
+            found = None
+            if damping == dampings[-1] or 0 < -0.5 * slope <= value:
+                at = (value, optimality)
+                found = _line_search(monitor, params, step, sign, slope, at)
+            if found is not None:
+                break
         if found is None:
             message = "no Newton step decreases f or its gradient (float64 floor)"
             break
@@ -107,30 +129,38 @@ def cholesky_solver(loss):
     """Return a ``solve`` for :func:`newton` on the dense Hessian.
 
     Adding ``c * u u^T`` along the :func:`_null_directions` makes the Hessian
-    positive definite without changing the step on the other directions, i.e. the
-    step is the least-squares one. With an L1 term the step is on the ``free``
-    entries (:meth:`sklse._solvers._SplitL1.newton_system`).
+    positive definite without changing the step on the other directions, and the
+    gradient's part along them is dropped, so that the step is the least-squares
+    one, with nothing along them: there the smooth part's gradient is rounding,
+    and with an L1 term and no L2 term f is linear along the coefficients'
+    directions, which :meth:`sklse._solvers._SplitL1.project` minimises exactly.
+    With an L1 term the step is on the ``free`` entries
+    (:meth:`sklse._solvers._SplitL1.newton_system`). ``solve(params, free,
+    gradient, damping)`` solves ``(H + damping I) step = -gradient``.
     """
 
-    def solve(params, free, gradient):
+    def solve(params, free, gradient, damping=0.0):
         hessian = loss.hessian(params)
         scale = np.trace(hessian) / (len(hessian) * loss.n_classes)
+        rhs = -gradient  # a new array
         for entries in _null_directions(loss, free):
             hessian[entries[:, np.newaxis], entries] += scale
+            rhs[entries] -= rhs[entries].mean()
         mask = slice(None) if free is None else free
         if free is not None:
             hessian = hessian[np.ix_(free, free)]
+        hessian[np.diag_indices_from(hessian)] += damping
         step = np.zeros_like(params)
         # LAPACK's Cholesky directly: cho_factor / cho_solve's checks and wrappers
         # cost as much as the factorisation of a small Hessian.
         factor, info = lapack.dpotrf(hessian)
         if info == 0:
-            step[mask] = lapack.dpotrs(factor, -gradient[mask])[0]
+            step[mask] = lapack.dpotrs(factor, rhs[mask])[0]
         # Not positive definite in floating point, or, on an orthant with more free
         # entries than the data's rank, a singular Hessian whose factor of rounding
         # gives an ascent direction: the least-squares step.
         if info != 0 or not gradient[mask] @ step[mask] < 0:
-            step[mask] = linalg.lstsq(hessian, -gradient[mask], check_finite=False)[0]
+            step[mask] = linalg.lstsq(hessian, rhs[mask], check_finite=False)[0]
         return step
 
     return solve
@@ -143,10 +173,11 @@ def cg_solver(loss):
     relative to ``|g|``, which makes the steps converge superlinearly. CG runs on
     the complement of the :func:`_null_directions`: near the float64 floor the
     gradient's rounding along them is not small next to the gradient, and CG on
-    the singular system then returned ascent directions.
+    the singular system then returned ascent directions. ``damping`` as in
+    :func:`cholesky_solver`.
     """
 
-    def solve(params, free, gradient):
+    def solve(params, free, gradient, damping=0.0):
         mask = np.ones(len(params), dtype=bool) if free is None else free
         null = _null_directions(loss, free)
 
@@ -160,7 +191,8 @@ def cg_solver(loss):
         def product(direction):
             full = np.zeros_like(params)
             full[mask] = direction
-            return project(loss.hessp(params, project(full)))[mask]
+            result = project(loss.hessp(params, project(full)))[mask]
+            return result + damping * direction
 
         n_free = int(mask.sum())
         operator = sparse_linalg.LinearOperator((n_free, n_free), product)

@@ -162,10 +162,23 @@ class _SplitL1:
         return free, np.r_[reduced, grad[2 * n :]], sign
 
     def project(self, params, sign):
-        """Return ``params`` with the coefficients that left their orthant set to 0."""
+        """Return ``params`` with the coefficients that left their orthant set to 0.
+
+        Without an L2 term (``l1_ratio = 1``) each column of ``W`` is then moved by
+        its median over the classes: adding one number to a feature's coefficient
+        in every class leaves every softmax, hence the smooth part, unchanged, and
+        the median is the shift of least L1 norm. f is linear along that shift on
+        an orthant, where Newton's model has no minimum and steps of a length set
+        by rounding crawled along it. The Newton steps leave the shift alone
+        (:func:`~sklse._newton.cholesky_solver`), and it is set here, exactly, at
+        every trial point.
+        """
         params = params.copy()
         coef = params[: self.n_coef]
         coef[coef * sign <= 0] = 0.0
+        if self.loss.alpha == 0:
+            columns = coef.reshape(self.loss.n_classes, -1)
+            columns -= np.median(columns, axis=0)  # odd K: the median becomes 0.0
         return params
 
 
@@ -248,40 +261,60 @@ class _Monitor:
 
 
 def _lbfgs(params, monitor, max_iter):
-    result = _then_newton(_run_lbfgs(params, monitor, max_iter), monitor, max_iter)
-    if monitor.problem.bounds is not None and _small_hessian(monitor.loss):
-        return _orthant_newton(result, monitor, max_iter)
-    return result
+    if monitor.problem.bounds is None or not _small_hessian(monitor.loss):
+        return _then_newton(_run_lbfgs(params, monitor, max_iter), monitor, max_iter)
+    # A small L1 problem: L-BFGS-B leaves its last 8 iterations to the Newton steps
+    # (once it has had 8: a short max_iter is L-BFGS-B's, as a callback's stop).
+    monitor.give_way = partial(_newton_reserve, max_iter=max_iter)
+    result = _run_lbfgs(params, monitor, max_iter)
+    monitor.give_way = None
+    return _orthant_newton(result, monitor, max_iter)
+
+
+def _newton_reserve(monitor, max_iter):
+    """Whether L-BFGS-B gives way: 8 iterations done and at most 8 left."""
+    done = monitor.n_iter
+    return done >= _NEWTON_STEPS and max_iter - done <= _NEWTON_STEPS
 
 
 def _orthant_newton(result, monitor, max_iter):
-    """End an L1 fit with newton-cholesky steps on the orthant of its answer.
+    """End a small L1 fit with newton-cholesky steps on the orthant of its answer.
 
     L-BFGS-B stops anywhere within ``tol`` of the optimum, and equivalent problems
     (integer weights against repeated rows) differ by rounding that its line
     searches and bound hits amplify into answers ``tol`` apart. Once its answer
     has the optimum's signs, f is smooth on their orthant and the optimum is its
-    Newton solution there: steps until the decrement of the last one is below
-    ``tol**2`` (:func:`newton`) end where quadratic convergence puts equivalent
-    problems within rounding of each other. Only where a dense Hessian is cheap
-    (:func:`_small_hessian`).
+    Newton solution there: steps until the last one's decrement is below the
+    rounding of f (:func:`newton`), i.e. to the floor, end where quadratic
+    convergence puts equivalent problems within rounding of each other. Not only
+    to ``tol**2``: where the data are nearly separable the curvature is tiny, and
+    so small a gap still leaves ``W`` far from the optimum along those directions.
+    The steps also take over where L-BFGS-B, slow on the split problem, would run
+    out of ``max_iter`` (:func:`_lbfgs` keeps 8 iterations for them). If they do
+    not meet ``tol``, L-BFGS-B's answer stands where it met ``tol``; otherwise
+    L-BFGS-B goes on from the lower f with the iterations left.
     """
     x = result.x if monitor.answer is None else monitor.answer
-    remaining = max_iter - monitor.n_iter
     met = (monitor.answer_optimality, monitor.best)
-    if monitor.interrupted or remaining <= 0 or not met[0] <= monitor.tol:
+    if monitor.interrupted or monitor.n_iter >= max_iter:
         return optimize.OptimizeResult(x=x, message=result.message)
     solve = cholesky_solver(monitor.loss)
-    polished = newton(x, monitor, remaining, solve, decrement=monitor.tol**2)
+    floor = np.finfo(monitor.loss.dtype).eps * monitor.best  # f's rounding
+    remaining = max_iter - monitor.n_iter
+    polished = newton(x, monitor, remaining, solve, decrement=floor, damped=True)
     if monitor.answer_optimality <= monitor.tol or monitor.interrupted:
         return polished
     # The signs were not yet the optimum's (a step freed or zeroed coefficients)
-    # and Newton found no way back within tol: L-BFGS-B's answer stands.
-    monitor.answer, (monitor.answer_optimality, monitor.best) = x, met
-    return optimize.OptimizeResult(x=x, message=result.message)
+    # and Newton found no way back within tol.
+    if met[0] <= monitor.tol or met[1] < monitor.best:
+        monitor.answer, (monitor.answer_optimality, monitor.best) = x, met
+    if met[0] <= monitor.tol or monitor.n_iter >= max_iter:
+        return optimize.OptimizeResult(x=monitor.answer, message=result.message)
+    return _run_lbfgs(monitor.answer, monitor, max_iter)
 
 
 def _run_lbfgs(params, monitor, max_iter):
+    """scipy's L-BFGS-B for the iterations of ``max_iter`` that ``monitor`` has left."""
     return optimize.minimize(
         monitor,
         params,
@@ -290,7 +323,7 @@ def _run_lbfgs(params, monitor, max_iter):
         bounds=monitor.problem.bounds,
         callback=monitor.callback,
         options={
-            "maxiter": max_iter,
+            "maxiter": max_iter - monitor.n_iter,
             "maxls": 50,  # scipy's 20 gives up early on badly scaled problems
             # The same max-norm test as ours; none on the split L1 problem, where
             # scipy's projected gradient can be below our measure.
@@ -479,7 +512,9 @@ def minimize(
     loss : SoftmaxLoss
         Provides ``loss_gradient(params)`` and ``hessp(params, direction)`` of the
         smooth part of f, ``l1`` (its L1 strength), ``n_classes``, ``n_dof``,
-        ``fit_intercept``, ``sw_sum`` and ``scale`` (from f to F, for reporting).
+        ``fit_intercept``, ``sw_sum`` and ``scale`` (from f to F, for reporting);
+        for the Newton steps of small problems also ``hessian(params)``, ``alpha``
+        and ``dtype`` (the precision of its evaluations).
     params : ndarray of shape (n_dof,)
         Starting point; copied to float64, never modified.
     solver : {"lbfgs", "newton-cg", "trust-ncg"}, default="lbfgs"

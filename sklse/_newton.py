@@ -149,7 +149,8 @@ def cholesky_solver(loss):
         mask = slice(None) if free is None else free
         if free is not None:
             hessian = hessian[np.ix_(free, free)]
-        hessian[np.diag_indices_from(hessian)] += damping
+        if damping:
+            hessian[np.diag_indices_from(hessian)] += damping
         step = np.zeros_like(params)
         # LAPACK's Cholesky directly: cho_factor / cho_solve's checks and wrappers
         # cost as much as the factorisation of a small Hessian.

@@ -97,6 +97,9 @@ def default_block_rows(X, n_classes, min_blocks=1):
     itemsize = X.dtype.itemsize
     if sp.issparse(X):
         rows, floor = 1024 * 1024 // (n_classes * itemsize), 1024
+        # Each block's product X.T @ R fills and adds a dense (n_features, K): at
+        # least 16 stored entries per feature in a block keep that a small part.
+        floor = max(floor, 16 * n_features * n_samples // max(X.nnz, 1))
     else:
         row_bytes = itemsize * (n_features + 2 * n_classes)
         rows, floor = l2_cache_bytes() // row_bytes, 2048

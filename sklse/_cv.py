@@ -1,19 +1,18 @@
 """SoftmaxRegressionCV: the regularization path of SoftmaxRegression, cross-validated.
 
-Each fold builds its loss once (:func:`sklse._data.numpy_loss`, the estimator's own
-validated loss) and moves along the path by changing only the penalty
-(``ScaledObjective._set_penalty``), warm-starting :func:`sklse._solvers.minimize`
+Each fold's path (:mod:`sklse._path`) builds its loss once
+(:func:`sklse._data.numpy_loss`, the estimator's own validated loss) and moves along
+the path by changing only the penalty, warm-starting :func:`sklse._solvers.minimize`
 from the solutions already on the path. The solver is the estimator's
 (``_solver_for``) with its ``tol``, so every point is the model
-``SoftmaxRegression(C=C, l1_ratio=l1_ratio)`` fits on that fold.
+``SoftmaxRegression(C=C, l1_ratio=l1_ratio)`` fits on that fold. This module runs
+the folds, chooses the point and refits.
 """
 
 import warnings
 from numbers import Integral
-from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 from joblib import effective_n_jobs
 from sklearn.callback import with_callbacks
 from sklearn.exceptions import ConvergenceWarning
@@ -30,10 +29,8 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklse._compat import (
     check_sample_weight,
     effective_n_threads,
-    neg_log_loss,
     raise_for_params,
     routing_enabled,
-    rows_of_params,
     scorer_with_labels,
 )
 from sklse._data import (
@@ -44,302 +41,18 @@ from sklse._data import (
     numpy_loss,
 )
 from sklse._estimator import SoftmaxRegression
-from sklse._numerics import softmax
 from sklse._objective import _pack
-from sklse._solvers import minimize
+from sklse._path import (
+    _fit_point,
+    _fold_path,
+    _grid_array,
+    _in_dtype,
+    _Path,
+    data_driven_grid,
+    intercept_only_gradient,
+)
 
 __all__ = ["SoftmaxRegressionCV"]
-
-# glmnet's stand-in for l1_ratio = 0 when it computes the start of a ridge path: its
-# lambda_max is max|gradient| / max(alpha, 1e-3).
-_RIDGE_RATIO = 1e-3
-_DECADES = 4  # span of a data-driven grid
-
-
-def _in_dtype(arrays, dtype):
-    """Return the float64 ``(coef, intercept)`` of the estimator in X's dtype."""
-    return tuple(array.astype(dtype, copy=False) for array in arrays)
-
-
-def _grid_array(values, name, expectation, valid):
-    """Return ``values`` as a non-empty 1-D float64 array of ``valid`` entries."""
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        array = None
-    if array is None or array.ndim != 1 or array.size == 0 or not valid(array).all():
-        raise ValueError(f"{name} must be {expectation}; got {values!r}.")
-    return array
-
-
-def intercept_only_gradient(X, y_encoded, n_classes, sample_weight, fit_intercept):
-    """Return ``G = (P0 - Y)^T diag(s) X`` (n_classes, n_features), float64.
-
-    ``P0`` is the intercept-only optimum: every row holds the weighted class shares
-    (``1 / n_classes`` without intercept, where it is the zero model). ``C * G`` is
-    the gradient of the data term of F with respect to W at ``W = 0``.
-    """
-    n_samples = len(y_encoded)
-    s = np.ones(n_samples) if sample_weight is None else sample_weight
-    s = np.asarray(s, dtype=np.float64)
-    weighted_onehot = sp.csr_array(
-        (s, (y_encoded, np.arange(n_samples))), shape=(n_classes, n_samples)
-    )
-    class_sums = weighted_onehot @ X  # row k: sum of s_i x_i over class k
-    class_sums = class_sums.toarray() if sp.issparse(class_sums) else class_sums
-    class_sums = np.asarray(class_sums, dtype=np.float64)
-    if fit_intercept:
-        shares = np.bincount(y_encoded, weights=s, minlength=n_classes) / s.sum()
-    else:
-        shares = np.full(n_classes, 1.0 / n_classes)
-    return shares[:, np.newaxis] * class_sums.sum(axis=0) - class_sums
-
-
-def data_driven_grid(gradient, l1_ratios, n_Cs):
-    """Return the grid ``Cs`` of shape (n_l1_ratios, n_Cs), each row ascending.
-
-    Row ``r > 0`` starts at ``r / max|G|``, the largest C whose optimum has ``W = 0``
-    (the L1 subgradient ``r`` covers ``C * G``); row ``r = 0`` at ``1e-3 / max|G|``,
-    where glmnet starts a ridge path. Each spans four decades, log-spaced.
-    """
-    scale = np.max(np.abs(gradient), initial=0.0)
-    if scale == 0:  # W = 0 is optimal for every C: any grid gives the same models
-        scale = 1.0
-    first = np.where(l1_ratios > 0, l1_ratios, _RIDGE_RATIO) / scale
-    return first[:, np.newaxis] * np.logspace(0, _DECADES, n_Cs)
-
-
-class _Path(NamedTuple):
-    """What the folds' paths share; read-only in the workers but for ``stop``."""
-
-    estimator: object  # the SoftmaxRegressionCV: settings, callbacks
-    X: object  # validated, (n_samples, n_features)
-    y_encoded: np.ndarray  # (n_samples,) codes of classes_
-    sample_weight: np.ndarray | None  # the caller's, checked; no class weights
-    scorer: object  # None: the "neg_log_loss" scorer, see _fold_scorer
-    score_params: dict  # scorer metadata, one entry per row of X
-    n_threads: int  # block threads of each fold's loss
-    stop: list  # non-empty once a callback asked to stop: the folds' one shared state
-
-
-def _fold_loss(path, train):
-    """Return X[train], its labels and the fold's loss (C and l1_ratio: the first)."""
-    estimator, classes = path.estimator, path.estimator.classes_
-    X, y = path.X[train], path.y_encoded[train]
-    present = np.flatnonzero(np.bincount(y, minlength=len(classes)))
-    if len(present) < 2:
-        raise ValueError(
-            "Every training fold needs samples of at least 2 classes; got a fold of "
-            f"{len(y)} samples of class {classes[present].tolist()} only: use a "
-            "stratified cv (e.g. StratifiedKFold) or fewer folds."
-        )
-    point = estimator._point(estimator.Cs_[0, 0], estimator.l1_ratios_[0])
-    sample_weight = None if path.sample_weight is None else path.sample_weight[train]
-    # Class weights as SoftmaxRegression computes them on this fold (its classes);
-    # the loss still has every class, so that all folds' models have one layout.
-    sample_weight = fit_weights(
-        point, X, np.searchsorted(present, y), classes[present], sample_weight
-    )
-    loss = numpy_loss(
-        point, X, y, len(classes), sample_weight, n_threads=path.n_threads
-    )
-    return X, y, loss, point
-
-
-def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof):
-    """Return the start of grid point (m, j) from the ``solutions`` so far.
-
-    The first point of a path starts from the first point of the previous
-    l1_ratio's path (zeros for the first path), the others from the point before.
-    On an L2 path (``l1_ratio = 0``), smooth in log C, the start from the third
-    point on is extrapolated from the last step (:func:`_path_step`). An L1 path
-    has kinks where coefficients leave zero, which an extrapolation crosses (and
-    L-BFGS-B then can stall). The rule compares no objectives, so that paths equal
-    in exact arithmetic (weights against repeated rows) take the same starts.
-    """
-    if j == 0:
-        return solutions.get((m - 1, 0), np.zeros(n_dof))
-    last = solutions[m, j - 1]
-    if j == 1 or l1_ratios[m] > 0 or np.isinf(Cs[m, j]):
-        return last
-    log_C = np.log(Cs[m, max(j - 3, 0) : j + 1])
-    if not np.all(np.diff(log_C) > 0):
-        return last
-    steps = [solutions[m, i] - solutions[m, i - 1] for i in range(max(j - 2, 1), j)]
-    return last + _path_step(steps, np.diff(log_C))
-
-
-def _path_step(steps, log_steps):
-    """Return the predicted change of the solution over the next step in log C.
-
-    ``steps`` holds the last one or two changes of the solution, ``log_steps``
-    the steps in log C before them and the next one. The prediction is the last
-    change at its speed per unit of log C (the secant), slowed by the ratio of the
-    last two speeds when that is below 1. A ridge path whose data are separable
-    grows about linearly in log C (ratio ~1: the secant); one that saturates
-    towards the unpenalised optimum, ``W(C) - W(inf) ~ 1 / C``, slows by
-    ``exp(-step)`` per step, where the secant would overshoot by ~the whole last
-    change and "no change" is closer. Never faster than the secant: as C grows
-    from its smallest values (``W ~ C``) the speed rises, but the path soon bends.
-    """
-    *_, last_step, next_step = log_steps
-    speed = np.linalg.norm(steps[-1]) / last_step
-    factor = next_step / last_step
-    if len(steps) == 2:
-        before = np.linalg.norm(steps[0]) / log_steps[0]
-        if speed < before:
-            mid_last = 0.5 * (log_steps[0] + last_step)
-            mid_next = 0.5 * (last_step + next_step)
-            factor *= (speed / before) ** (mid_next / mid_last)
-    return factor * steps[-1]
-
-
-def _fold_scorer(path, test):
-    """Return ``score(model)``: the scorer on the fold's test rows.
-
-    ``"neg_log_loss"`` encodes the test labels once per fold (see
-    :func:`sklse._compat.neg_log_loss`) and takes the model's probabilities as
-    ``predict_proba`` computes them, without its validation of ``X_test`` (rows of
-    the validated X) at every point; any other scorer is called as it is.
-    """
-    X_test, y_test = path.X[test], path.y_encoded[test]
-    params = rows_of_params(path.X, path.score_params, test)
-    if path.scorer is None:
-        onehot = np.eye(len(path.estimator.classes_))[y_test]
-        weight = params.get("sample_weight")
-
-        def score(model):
-            logits = np.asarray(X_test @ model.coef_.T)
-            logits += model.intercept_
-            return neg_log_loss(onehot, softmax(logits, out=logits), weight)
-
-        return score
-    y_test = path.estimator.classes_[y_test]
-    return lambda model: path.scorer(model, X_test, y_test, **params)
-
-
-def _point_model(estimator, n_features):
-    """Return a SoftmaxRegression ready to predict once coef_, intercept_ are set."""
-    model = SoftmaxRegression()
-    model.classes_, model.n_features_in_ = estimator.classes_, n_features
-    return model
-
-
-def _empty_path(estimator, n_features, dtype):
-    """Return the arrays of a fold's path before any point is fitted.
-
-    ``coefs`` and ``scores`` NaN, ``n_iter`` 0, ``converged`` True (a point not
-    fitted, after a callback's stop, is not a fit that failed).
-    """
-    Cs = estimator.Cs_
-    columns = n_features + int(estimator.fit_intercept)
-    coefs = np.full(Cs.shape + (len(estimator.classes_), columns), np.nan, dtype)
-    scores, n_iter = np.full(Cs.shape, np.nan), np.zeros(Cs.shape, dtype=np.int32)
-    return coefs, scores, n_iter, np.ones(Cs.shape, dtype=bool)
-
-
-def _fold_path(path, train, test, context):
-    """Fit and score every point of the grid on one fold, from the smallest C up.
-
-    Returns ``coefs`` (n_l1_ratios, n_Cs, n_classes, n_features + intercept) in X's
-    dtype, ``scores``, ``n_iter`` and ``converged``, each (n_l1_ratios, n_Cs). Once
-    a callback has asked to stop (``path.stop``), no further point is fitted.
-    """
-    estimator = path.estimator
-    fold = _empty_path(estimator, path.X.shape[1], path.X.dtype)
-    if path.stop:
-        return fold
-    X, y, loss, point = _fold_loss(path, train)
-    metadata = None
-    if path.sample_weight is not None:
-        metadata = {"sample_weight": path.sample_weight[train]}
-    task_data = {"estimator": estimator, "X": X, "y": estimator.classes_[y]}
-    task_data["metadata"] = metadata
-    context.call_on_fit_task_begin(**task_data)
-    fit = (point, loss, _point_model(estimator, X.shape[1]), _fold_scorer(path, test))
-    solutions = {}
-    for m, j in np.ndindex(estimator.Cs_.shape):
-        point_context = context.subcontext(task_name="path-point")
-        if _path_point(fit, (m, j), solutions, fold, (point_context, task_data)):
-            path.stop.append(True)
-        if path.stop:
-            break
-    if context.call_on_fit_task_end(**task_data):
-        path.stop.append(True)
-    return fold
-
-
-def _path_point(fit, index, solutions, fold, callback):
-    """Fit and score grid point ``index`` into ``fold``; return a callback's stop.
-
-    ``fit`` is ``(point, loss, model, score)``, ``callback`` the point's context
-    and the hooks' task data.
-    """
-    (point, loss, model, score), (m, j) = fit, index
-    estimator, X = callback[1]["estimator"], callback[1]["X"]
-    Cs, l1_ratios = estimator.Cs_, estimator.l1_ratios_
-    loss._set_penalty(X.shape[1], loss.sw_sum, Cs[m, j], l1_ratios[m])
-    start = _warm_start(solutions, Cs, l1_ratios, m, j, loss.n_dof)
-    result, stop = _fit_point(point, loss, start, *callback)
-    solutions[m, j] = result.params
-    model.coef_, model.intercept_ = _in_dtype(
-        point._coef_intercept(result.params, loss), X.dtype
-    )
-    coefs, scores, n_iter, converged = fold
-    scores[m, j] = score(model)
-    coefs[m, j, :, : X.shape[1]] = model.coef_
-    if estimator.fit_intercept:
-        coefs[m, j, :, -1] = model.intercept_
-    n_iter[m, j], converged[m, j] = result.n_iter, result.converged
-    if estimator.verbose:
-        print(
-            f"[SoftmaxRegressionCV] C={Cs[m, j]:.4g} l1_ratio={l1_ratios[m]:g}: "
-            f"{result.n_iter} iterations, score {scores[m, j]:.6g}"
-        )
-    return stop
-
-
-def _minimize_from(point, loss, start, X):
-    """Return :func:`minimize`'s result from ``start``, or from 0 where it stalls.
-
-    A warm-started L-BFGS-B can stall above ``tol`` before ``max_iter`` (scipy:
-    no decrease of f) where the fit from 0, SoftmaxRegression's, gets below it;
-    then that fit runs too, and the result of smaller gradient norm is kept, its
-    ``n_iter`` the iterations of both.
-    """
-    solver = point._solver_for(X, loss)
-    fit = {"solver": solver, "tol": point.tol, "max_iter": point.max_iter}
-    result = minimize(loss, start, **fit)
-    if result.converged or result.n_iter >= point.max_iter or not np.any(start):
-        return result
-    cold = minimize(loss, np.zeros_like(start), **fit)
-    best = min(result, cold, key=lambda fitted: fitted.gradient_norm)
-    return best._replace(n_iter=result.n_iter + cold.n_iter)
-
-
-def _fit_point(point, loss, start, point_context, task_data):
-    """Minimise ``loss`` from ``start`` as the callback (leaf) task ``point_context``.
-
-    ``task_data`` holds the hooks' ``estimator``, ``X``, ``y`` and ``metadata``.
-    Returns the solver's result and whether a callback asked to stop at its end.
-    """
-    dtype = task_data["X"].dtype
-
-    def model(params):
-        def attributes():
-            coef, intercept = _in_dtype(point._coef_intercept(params, loss), dtype)
-            return {"coef_": coef, "intercept_": intercept}
-
-        return attributes  # evaluated lazily, by the hooks that need it
-
-    point_context.call_on_fit_task_begin(
-        reconstruction_attributes=model(start), **task_data
-    )
-    result = _minimize_from(point, loss, start, task_data["X"])
-    stop = point_context.call_on_fit_task_end(
-        reconstruction_attributes=model(result.params), **task_data
-    )
-    return result, stop
 
 
 class SoftmaxRegressionCV(SoftmaxRegression):

@@ -22,9 +22,9 @@ from sklearn.metrics import get_scorer, log_loss
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import sklse._cv
+import sklse._path
 from sklse import SoftmaxRegression, SoftmaxRegressionCV
-from sklse._cv import _warm_start
+from sklse._path import _warm_start
 
 TIGHT = 1e-8  # every fit well below the agreement tolerances below
 CS = np.logspace(-2, 2, 5)
@@ -335,13 +335,13 @@ def test_n_jobs_gives_the_same_fit_and_bounds_block_threads(rng, monkeypatch):
     X, y = make_data(rng)
     one = SoftmaxRegressionCV(Cs=CS, cv=4).fit(X, y)
     seen = []
-    loss = sklse._cv.numpy_loss
+    loss = sklse._path.numpy_loss
 
     def spy(estimator, X, y_encoded, n_classes, sample_weight, n_threads=None):
         seen.append(n_threads)
         return loss(estimator, X, y_encoded, n_classes, sample_weight, n_threads)
 
-    monkeypatch.setattr("sklse._cv.numpy_loss", spy)
+    monkeypatch.setattr("sklse._path.numpy_loss", spy)
     monkeypatch.setattr("sklse._cv.effective_n_threads", lambda: 4)
     two = SoftmaxRegressionCV(Cs=CS, cv=4, n_jobs=2).fit(X, y)
     assert_array_equal(two.scores_, one.scores_)

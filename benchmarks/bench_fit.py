@@ -1,9 +1,9 @@
 """Time to a given objective gap: SoftmaxRegression against LogisticRegression.
 
-Run ``python benchmarks/bench_fit.py --quick`` (under two minutes) or without
-``--quick`` for the full sizes (about 45 minutes on 2 cores). The L1 rows run only
-when named: ``--only sparse-enet sparse-l1 --repeats 1 --no-defaults --budget 60``
-took an hour at full size (``--only`` runs write files of their own).
+Run ``python benchmarks/bench_fit.py --quick`` (about two minutes on a quiet 2-core
+machine) or without ``--quick`` for the full sizes (about 42 minutes). The L1 rows
+run only when named: ``--only sparse-enet sparse-l1 --repeats 1 --no-defaults
+--budget 60`` took an hour at full size (``--only`` runs write files of their own).
 It prints a markdown table, saves it under ``benchmarks/results/`` with the machine
 and date, and a convergence plot (relative gap against time, one panel per problem)
 as PNG when matplotlib is installed (``pip install -e ".[bench]"``).

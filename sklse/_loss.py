@@ -359,6 +359,17 @@ def _two_class_proba(margin, proba):
     expit(margin, out=proba[1])
 
 
+def _two_class_sums(block, work):
+    """Return ``[-r, r] @ X`` (2, n_features) and ``[-r, r] @ 1``, float64.
+
+    Class 1's row of a two-class residual or Hessian product is ``r`` (rows,) and
+    class 0's is ``-r``: one matrix-vector product for both.
+    """
+    grad = _times_X(block, work[np.newaxis])
+    grad_one = float(np.sum(work, dtype=np.float64))
+    return np.concatenate([-grad, grad]), np.array([-grad_one, grad_one])
+
+
 def _two_class_loss_gradient(block, coef, intercept, keep_proba):
     """:func:`block_loss_gradient` of two classes: the softmax of the margin ``m``.
 
@@ -380,9 +391,7 @@ def _two_class_loss_gradient(block, coef, intercept, keep_proba):
     else:
         loss = np.dot(sample_weight.astype(np.float64), row_loss)
         residual *= sample_weight
-    grad = _times_X(block, residual[np.newaxis])
-    grad_one = float(np.sum(residual, dtype=np.float64))
-    return float(loss), np.concatenate([-grad, grad]), np.array([-grad_one, grad_one])
+    return float(loss), *_two_class_sums(block, residual)
 
 
 def block_proba(block, coef, intercept):
@@ -430,9 +439,7 @@ def block_hessp(block, coef_dir, intercept_dir):
         work *= proba[1]
         if block.sample_weight is not None:
             work *= block.sample_weight
-        grad = _times_X(block, work[np.newaxis])
-        grad_one = float(np.sum(work, dtype=np.float64))
-        return np.concatenate([-grad, grad]), np.array([-grad_one, grad_one])
+        return _two_class_sums(block, work)
     _linear(block, coef_dir, intercept_dir, work)
     work -= np.einsum("ki,ki->i", proba, work)
     work *= proba

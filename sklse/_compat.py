@@ -129,8 +129,10 @@ def check_sample_weight(sample_weight, X):
     )
 
 
-def sparse_matmul_into(X, B, out, *, transpose=False):
+def sparse_matmul_into(X, B, out, *, transpose=False, add=False):
     """Write ``X @ B`` (or ``X.T @ B``) into ``out`` for CSR/CSC ``X``; no allocation.
+
+    With ``add``, add it to what ``out`` holds.
 
     ``X @ B`` in scipy returns a new array at every call; its kernels (``csr_matvecs``,
     ``csc_matvecs``, which ``X @ B`` itself calls) add into a buffer we own. ``X`` is
@@ -144,7 +146,8 @@ def sparse_matmul_into(X, B, out, *, transpose=False):
     if transpose:
         n_rows, n_cols, fmt = n_cols, n_rows, {"csr": "csc", "csc": "csr"}[fmt]
     kernel = {"csr": _sparsetools.csr_matvecs, "csc": _sparsetools.csc_matvecs}[fmt]
-    out.fill(0)
+    if not add:
+        out.fill(0)
     kernel(
         n_rows,
         n_cols,

@@ -87,8 +87,10 @@ def default_block_rows(X, n_classes, min_blocks=1):
     Dense X: one block's rows of X and its two (n_classes, rows) buffers fill one
     core's L2 cache (:func:`l2_cache_bytes`), so the second product reads X from
     cache; at least 2048 rows, below which a block's ~20 numpy calls cost more than
-    the cache saves. Sparse X: every block also adds a dense (n_features,
-    n_classes) product, so blocks are large, 1 MiB of logits. At most ``n_samples /
+    the cache saves. Sparse X: 1 MiB of logits, and at least 16 stored entries per
+    feature, as each block's two products scatter over all of the (n_features,
+    n_classes) coefficients and gradient sum, which a block must bring back into
+    cache. At most ``n_samples /
     min_blocks`` rows, for threads, unless such blocks would be too small for
     threads to pay (:func:`useful_threads`). Neither rule depends on the number of
     threads. The timings behind them: ``benchmarks/results/loss_constants.md``.
@@ -97,8 +99,6 @@ def default_block_rows(X, n_classes, min_blocks=1):
     itemsize = X.dtype.itemsize
     if sp.issparse(X):
         rows, floor = 1024 * 1024 // (n_classes * itemsize), 1024
-        # Each block's product X.T @ R fills and adds a dense (n_features, K): at
-        # least 16 stored entries per feature in a block keep that a small part.
         floor = max(floor, 16 * n_features * n_samples // max(X.nnz, 1))
     else:
         row_bytes = itemsize * (n_features + 2 * n_classes)
@@ -124,6 +124,8 @@ class Block(NamedTuple):
     logits: np.ndarray | None  # (n_classes, rows), X's dtype, C-contiguous
     proba: np.ndarray | None  # (n_classes, rows), X's dtype, C-contiguous
     row_major: bool  # X @ coef.T through a row-major scratch, see _prefers_row_major
+    into: "_InOrderSum | None" = None  # where it adds R @ X (sparse), in its turn
+    index: int = 0  # its position in X, its turn there
 
 
 class CSRRows(NamedTuple):
@@ -190,11 +192,11 @@ def _uncuttable(X):
 
 def _split(X, y, sample_weight, n_classes, block_rows):
     """Return the :class:`Block` s of ``block_rows`` rows each that cover X, without
-    buffers."""
+    buffers, each with its ``index``."""
     if block_rows >= len(y) or _uncuttable(X):
         return [make_block(X, y, sample_weight, n_classes, buffers=False)]
     cut = partial(CSRRows.of, X) if sp.issparse(X) else X.__getitem__
-    return [
+    blocks = [
         make_block(
             cut(rows),
             y[rows],
@@ -208,14 +210,56 @@ def _split(X, y, sample_weight, n_classes, block_rows):
             range(block_rows, len(y) + block_rows, block_rows),
         )
     ]
+    return [block._replace(index=i) for i, block in enumerate(blocks)]
+
+
+class _InOrderSum:
+    """``sum_b R_b @ X_b`` over the sparse row blocks of X, in one buffer.
+
+    Each block's transposed product adds into one (n_features, k) buffer of X's
+    dtype, in block order (a block waits for its turn), so the sum has the bits of
+    one product over all rows, whatever the threads and the block rows; a
+    per-block product would fill, convert and add a dense (n_features, k) per
+    block, which costs as much as the product where X has few entries per feature.
+    One per evaluation; :meth:`done` marks a block's turn passed (also when it
+    failed, so that no later block waits for ever), :meth:`total` returns the sum.
+    """
+
+    def __init__(self, n_features, k, dtype):
+        self._sum = np.zeros((n_features, k), dtype)
+        self._turn, self._next = threading.Condition(), 0
+
+    def add(self, block, R):
+        scratch = _row_major_scratch(R.shape[::-1], R.dtype)
+        scratch[...] = R.T
+        with self._turn:
+            self._turn.wait_for(lambda: self._next == block.index)
+            sparse_matmul_into(block.X, scratch, self._sum, transpose=True, add=True)
+            self._next += 1
+            self._turn.notify_all()
+
+    def done(self, block):
+        with self._turn:
+            self._turn.wait_for(lambda: self._next >= block.index)
+            self._next = max(self._next, block.index + 1)
+            self._turn.notify_all()
+
+    def total(self, two_classes):
+        """Return the sum, (k, n_features) float64; two classes: ``[-g, g]``."""
+        total = self._sum.T.astype(np.float64)
+        return _two_class_rows(total) if two_classes else total
 
 
 def _linear(block, coef, intercept, out):
-    """Write ``coef @ X.T + intercept[:, None]`` (n_classes, rows) into ``out``."""
-    coef = np.ascontiguousarray(coef, dtype=out.dtype)
+    """Write ``coef @ X.T + intercept[:, None]`` (n_classes, rows) into ``out``.
+
+    Row-major blocks take ``coef.T`` C-contiguous in X's dtype: a caller that passes
+    ``coef`` as such a transpose (:func:`row_major_coef`) saves a copy per block.
+    """
     if intercept is not None:
         intercept = intercept.astype(out.dtype, copy=False)[:, np.newaxis]
     if not block.row_major:
+        coef = np.ascontiguousarray(coef, dtype=out.dtype)
         np.matmul(coef, block.X.T, out=out)  # one GEMM; X.T is a view, C or F order
         if intercept is not None:
             out += intercept
@@ -223,7 +267,7 @@ def _linear(block, coef, intercept, out):
     scratch = _row_major_scratch(out.shape[::-1], out.dtype)
     # A C-contiguous (n_features, n_classes) copy, not the view coef.T: OpenBLAS
     # was 2-2.5x slower with the view on tall blocks (loss_constants.md).
-    coef_t = np.ascontiguousarray(coef.T)
+    coef_t = np.ascontiguousarray(coef.T, dtype=out.dtype)
     if isinstance(block.X, np.ndarray):
         np.matmul(block.X, coef_t, out=scratch)
     else:
@@ -235,8 +279,20 @@ def _linear(block, coef, intercept, out):
         np.add(scratch.T, intercept, out=out)
 
 
+def row_major_coef(coef, blocks, dtype):
+    """Return ``coef`` as the transpose of a C-contiguous array of ``dtype`` where the
+    blocks' products are row-major (:func:`_linear`), else ``coef`` itself."""
+    if blocks and blocks[0].row_major:
+        return np.ascontiguousarray(coef.T, dtype=dtype).T
+    return coef
+
+
 def _times_X(block, R):
-    """Return ``R @ X`` (n_classes, n_features), float64, for R (n_classes, rows)."""
+    """Return ``R @ X`` (n_classes, n_features), float64, for R (n_classes, rows);
+    None where the block adds it into ``block.into`` (:class:`_InOrderSum`)."""
+    if block.into is not None:
+        block.into.add(block, R)
+        return None
     if isinstance(block.X, np.ndarray):
         return (R @ block.X).astype(np.float64, copy=False)
     scratch = _row_major_scratch(R.shape[::-1], R.dtype)
@@ -367,7 +423,12 @@ def _two_class_sums(block, work):
     """
     grad = _times_X(block, work[np.newaxis])
     grad_one = float(np.sum(work, dtype=np.float64))
-    return np.concatenate([-grad, grad]), np.array([-grad_one, grad_one])
+    return _two_class_rows(grad), np.array([-grad_one, grad_one])
+
+
+def _two_class_rows(grad):
+    """Return ``[-g, g]`` (2, n_features) of class 1's row ``g``; None for None."""
+    return None if grad is None else np.concatenate([-grad, grad])
 
 
 def _two_class_loss_gradient(block, coef, intercept, keep_proba):
@@ -709,6 +770,7 @@ class SoftmaxLoss(ScaledObjective):
             # depend on it.
             block_rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
         self.blocks = _split(X, y, sample_weight, n_classes, block_rows)
+        self._sparse_blocks = sp.issparse(X) and len(self.blocks) > 1
         self.n_threads = n_threads
         self._threads_pay = None  # whether they do here: the first evaluation says
         self._buffers = _Buffers(n_classes, len(self.blocks[0].target), X.dtype)
@@ -717,17 +779,34 @@ class SoftmaxLoss(ScaledObjective):
         self._proba_params = None  # where the kept probabilities were computed
         self._layout = None  # _hessian_layout's index, made by the first hessian
 
-    def _map_blocks(self, function, proba=None):
+    def _in_order_sum(self):
+        """Return a new :class:`_InOrderSum` for an evaluation's ``R @ X`` where X is
+        sparse and cut in blocks, else None (each block returns its product)."""
+        if not self._sparse_blocks:
+            return None
+        k = 1 if self.n_classes == 2 else self.n_classes
+        n_features = self.n_dof // self.n_classes - self.fit_intercept
+        return _InOrderSum(n_features, k, self.dtype)
+
+    def _map_blocks(self, function, proba=None, *, into=None):
         """Return ``function(block)`` for every block in block order, in threads.
 
         Each block gets borrowed buffers; ``proba``, a buffer per block, replaces
-        the borrowed ``proba``.
+        the borrowed ``proba``; ``into``, an :class:`_InOrderSum`, receives the
+        blocks' ``R @ X`` (their results then hold None in its place).
         """
         proba = [None] * len(self.blocks) if proba is None else proba
         pairs = list(zip(self.blocks, proba, strict=True))
 
         def run(pair):
-            return self._buffers.run(function, *pair)
+            block, block_proba = pair
+            if into is None:
+                return self._buffers.run(function, block, block_proba)
+            try:
+                block = block._replace(into=into)
+                return self._buffers.run(function, block, block_proba)
+            finally:
+                into.done(block)
 
         n_threads = self.n_threads
         if n_threads > 1 and len(pairs) >= 4:
@@ -749,17 +828,30 @@ class SoftmaxLoss(ScaledObjective):
         grad_coef, grad_intercept = _unpack(grad, self.n_classes, self.fit_intercept)
         self._proba_params = None
         keep = self._kept is not None  # else no Hessian follows, nothing to keep
+        coef_in, into = self._coef_for_blocks(coef), self._in_order_sum()
         results = self._map_blocks(
-            lambda block: block_loss_gradient(block, coef, intercept, keep), self._kept
+            lambda block: block_loss_gradient(block, coef_in, intercept, keep),
+            self._kept,
+            into=into,
         )
         for block_loss, block_grad_coef, block_grad_intercept in results:
             loss += block_loss
-            grad_coef += block_grad_coef
+            if into is None:
+                grad_coef += block_grad_coef
             if intercept is not None:
                 grad_intercept += block_grad_intercept
+        if into is not None:
+            grad_coef += into.total(self.n_classes == 2)
         if self._kept is not None:
             self._proba_params = params.copy()
         return self._finish(loss, grad, params)
+
+    def _coef_for_blocks(self, coef):
+        """Return ``coef`` as the blocks' products take it, made once per evaluation
+        (:func:`row_major_coef`; two classes difference it in float64 first)."""
+        if self.n_classes == 2:
+            return coef
+        return row_major_coef(coef, self.blocks, self.dtype)
 
     def _proba_at(self, params, *, start_keeping):
         """Return the kept per-block probabilities at ``params``, or None: not kept.
@@ -775,6 +867,7 @@ class SoftmaxLoss(ScaledObjective):
             return None
         if self._proba_params is None or not np.array_equal(params, self._proba_params):
             coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
+            coef = self._coef_for_blocks(coef)
             for _ in self._map_blocks(
                 lambda block: block_proba(block, coef, intercept), self._kept
             ):
@@ -782,19 +875,21 @@ class SoftmaxLoss(ScaledObjective):
             self._proba_params = params.copy()
         return self._kept
 
-    def _at_point(self, function, params, *, start_keeping):
-        """Return ``function(block)`` for every block, ``block.proba`` at ``params``."""
+    def _at_point(self, function, params, *, start_keeping, into=None):
+        """Return ``function(block)`` for every block, ``block.proba`` at ``params``
+        (``into``: as :meth:`_map_blocks`)."""
         params = np.asarray(params, dtype=np.float64)
         kept = self._proba_at(params, start_keeping=start_keeping)
         if kept is not None:
-            return self._map_blocks(function, kept)
+            return self._map_blocks(function, kept, into=into)
         coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
+        coef = self._coef_for_blocks(coef)
 
         def recomputed(block):
             block_proba(block, coef, intercept)
             return function(block)
 
-        return self._map_blocks(recomputed)
+        return self._map_blocks(recomputed, into=into)
 
     def hessian(self, params):
         """Return the smooth part's dense (n_dof, n_dof) float64 Hessian at ``params``.
@@ -839,13 +934,18 @@ class SoftmaxLoss(ScaledObjective):
         coef_dir, intercept_dir = _unpack(direction, self.n_classes, self.fit_intercept)
         result = np.zeros_like(direction, dtype=np.float64)
         hess_coef, hess_intercept = _unpack(result, self.n_classes, self.fit_intercept)
+        coef_dir_in, into = self._coef_for_blocks(coef_dir), self._in_order_sum()
         results = self._at_point(
-            lambda block: block_hessp(block, coef_dir, intercept_dir),
+            lambda block: block_hessp(block, coef_dir_in, intercept_dir),
             params,
             start_keeping=True,
+            into=into,
         )
         for block_coef, block_intercept in results:
-            hess_coef += block_coef
+            if into is None:
+                hess_coef += block_coef
             if intercept_dir is not None:
                 hess_intercept += block_intercept
+        if into is not None:
+            hess_coef += into.total(self.n_classes == 2)
         return self._finish_hessp(result, direction)

@@ -8,6 +8,7 @@ second oracle.
 
 import os
 import signal
+import threading
 import tracemalloc
 import warnings
 
@@ -923,6 +924,69 @@ def test_threads_give_identical_results(rng, layout, dtype):
     assert_array_equal(
         serial.hessp(params, direction), parallel.hessp(params, direction)
     )
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kept", [False, True])
+def test_sparse_blocks_sum_their_products_as_one(rng, n_classes, dtype, kept):
+    # Sparse blocks add R @ X into one buffer in block order, on threads too: the
+    # coefficient part has the bits of one block (the intercept's sums are per block).
+    X, y, sample_weight = make_data(rng, "csr_matrix", dtype, True, 300, 5, n_classes)
+    params = random_params(rng, n_classes, 5, True)
+    direction = rng.standard_normal(params.size)
+    budget = {} if kept else {"proba_budget": 0}  # hessp recomputes P per block
+    one = SoftmaxLoss(X, y, n_classes, sample_weight, **budget)
+    blocked = SoftmaxLoss(
+        X, y, n_classes, sample_weight, block_rows=16, n_threads=3, **budget
+    )
+    blocked._threads_pay = True  # no probe: every evaluation on 3 threads
+    assert len(one.blocks) == 1 and len(blocked.blocks) == 19
+    coef = slice(0, n_classes * 5)
+    for _ in range(2):  # the buffer starts afresh at each evaluation
+        assert_array_equal(
+            blocked.loss_gradient(params)[1][coef], one.loss_gradient(params)[1][coef]
+        )
+        assert_array_equal(
+            blocked.hessp(params, direction)[coef], one.hessp(params, direction)[coef]
+        )
+
+
+def test_a_failing_sparse_block_lets_the_others_finish(rng, monkeypatch):
+    # A block that raises still passes its turn: the later ones do not wait for ever
+    # (and hold no thread), the error reaches the caller, and the next evaluations
+    # are whole.
+    X, y, _ = make_data(rng, "csr_matrix", np.float64, False, 300)
+    at = [random_params(rng, 3, 5, True) for _ in range(3)]
+    loss = SoftmaxLoss(X, y, 3, block_rows=16, n_threads=2)
+    loss._threads_pay = True
+    serial = SoftmaxLoss(X, y, 3, block_rows=16)
+    real = sklse._loss.block_loss_gradient
+
+    def failing(block, *args):
+        if block.index == 5:
+            raise MemoryError("block 5")
+        return real(block, *args)
+
+    def within_a_minute(function):
+        out = []
+        worker = threading.Thread(target=lambda: out.append(function()))
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive() and len(out) == 1
+        return out[0]
+
+    def fails():
+        with pytest.raises(MemoryError, match="block 5"):
+            loss.loss_gradient(at[0])
+        return True
+
+    monkeypatch.setattr(sklse._loss, "block_loss_gradient", failing)
+    within_a_minute(fails)
+    monkeypatch.setattr(sklse._loss, "block_loss_gradient", real)
+    for params in at[1:]:
+        got = within_a_minute(lambda params=params: loss.loss_gradient(params)[1])
+        assert_array_equal(got, serial.loss_gradient(params)[1])
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -218,7 +218,8 @@ class _InOrderSum:
 
     Each block's transposed product adds into one (n_features, k) buffer of X's
     dtype, in block order (a block waits for its turn), so the sum has the bits of
-    one product over all rows, whatever the threads and the block rows; a
+    one product over all rows (float32 X: summed in float32, as scipy's ``X.T @ R``
+    or one block sums it), whatever the threads and the block rows; a
     per-block product would fill, convert and add a dense (n_features, k) per
     block, which costs as much as the product where X has few entries per feature.
     One per evaluation; :meth:`done` marks a block's turn passed (also when it

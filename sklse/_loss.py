@@ -779,6 +779,7 @@ class SoftmaxLoss(ScaledObjective):
         self._kept = None  # the blocks' own proba buffers, once hessp asks for them
         self._proba_params = None  # where the kept probabilities were computed
         self._layout = None  # _hessian_layout's index, made by the first hessian
+        self._last_sums = None  # (params, loss, grad): the data sums last computed
 
     def _in_order_sum(self):
         """Return a new :class:`_InOrderSum` for an evaluation's ``R @ X`` where X is
@@ -822,8 +823,14 @@ class SoftmaxLoss(ScaledObjective):
 
         The smooth part is ``f`` without its L1 term (all of ``f`` when ``l1 == 0``).
         Once probabilities are kept (:meth:`hessp`), they are those at ``params``.
+        Until then the data sums at the last ``params`` are kept (n_dof values) and
+        reused at the same ``params``, the same bits: a path of C, which changes only
+        the penalty (:mod:`sklse._path`), can start a point where the last ended.
         """
         params = np.asarray(params, dtype=np.float64)
+        last = self._last_sums
+        if last is not None and self._kept is None and np.array_equal(params, last[0]):
+            return self._finish(last[1], last[2].copy(), params)
         coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
         loss, grad = 0.0, np.zeros_like(params)
         grad_coef, grad_intercept = _unpack(grad, self.n_classes, self.fit_intercept)
@@ -845,6 +852,7 @@ class SoftmaxLoss(ScaledObjective):
             grad_coef += into.total(self.n_classes == 2)
         if self._kept is not None:
             self._proba_params = params.copy()
+        self._last_sums = (params.copy(), loss, grad.copy())
         return self._finish(loss, grad, params)
 
     def _coef_for_blocks(self, coef):

@@ -119,13 +119,17 @@ def _fold_loss(path, train):
     return X, y, loss, point
 
 
-def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof):
+def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof, settled=False):
     """Return the start of grid point (m, j) from the ``solutions`` so far.
 
     The first point of a path starts from the first point of the previous
     l1_ratio's path (zeros for the first path), the others from the point before.
     On an L2 path (``l1_ratio = 0``), smooth in log C, the start from the third
-    point on is extrapolated from the last step (:func:`_path_step`). An L1 path
+    point on is extrapolated from the last step (:func:`_path_step`), unless the
+    point before was ``settled`` (its start met ``tol``, no iteration): the path
+    has flattened there, and from the same point the fold's loss reuses its data
+    sums (:meth:`~sklse._loss.SoftmaxLoss.loss_gradient`), so that a point
+    already within ``tol`` costs no pass over X. An L1 path
     has kinks where coefficients leave zero, which an extrapolation crosses (and
     L-BFGS-B then can stall). The rule compares no objectives, so that paths equal
     in exact arithmetic (weights against repeated rows) take the same starts.
@@ -133,7 +137,7 @@ def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof):
     if j == 0:
         return solutions.get((m - 1, 0), np.zeros(n_dof))
     last = solutions[m, j - 1]
-    if j == 1 or l1_ratios[m] > 0 or np.isinf(Cs[m, j]):
+    if j == 1 or settled or l1_ratios[m] > 0 or np.isinf(Cs[m, j]):
         return last
     log_C = np.log(Cs[m, max(j - 3, 0) : j + 1])
     if not np.all(np.diff(log_C) > 0):
@@ -252,7 +256,8 @@ def _path_point(fit, index, solutions, fold, callback):
     estimator, X = callback[1]["estimator"], callback[1]["X"]
     Cs, l1_ratios = estimator.Cs_, estimator.l1_ratios_
     loss._set_penalty(X.shape[1], loss.sw_sum, Cs[m, j], l1_ratios[m])
-    start = _warm_start(solutions, Cs, l1_ratios, m, j, loss.n_dof)
+    settled = j > 0 and fold[2][m, j - 1] == 0  # n_iter of the point before
+    start = _warm_start(solutions, Cs, l1_ratios, m, j, loss.n_dof, settled)
     result, stop = _fit_point(point, loss, start, *callback)
     solutions[m, j] = result.params
     model.coef_, model.intercept_ = _in_dtype(

@@ -124,6 +124,20 @@ def test_ridge_warm_start_follows_a_saturating_path(rng):
         solutions[0, j] = W_inf - a / C
 
 
+def test_a_settled_path_starts_where_it_ended(rng):
+    # After a point whose start already met tol, the next starts at that solution,
+    # not extrapolated: the fold's loss then reuses its data sums (tested in
+    # test_loss.py), and a point that meets tol there costs no pass over X.
+    W_inf, a = rng.standard_normal((2, 7))
+    Cs, solutions = np.logspace(-1, 4, 6)[np.newaxis], {}
+    for j in range(3):
+        solutions[0, j] = W_inf - a / Cs[0, j]
+    moved = _warm_start(solutions, Cs, np.zeros(1), 0, 3, 7)
+    assert not np.array_equal(moved, solutions[0, 2])
+    settled = _warm_start(solutions, Cs, np.zeros(1), 0, 3, 7, settled=True)
+    assert_array_equal(settled, solutions[0, 2])
+
+
 def test_ridge_warm_start_is_never_faster_than_the_secant(rng):
     # Where the path speeds up (W ~ C at the smallest C) the start is the secant's.
     a = rng.standard_normal(7)

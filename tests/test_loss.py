@@ -952,6 +952,40 @@ def test_sparse_blocks_sum_their_products_as_one(rng, n_classes, dtype, kept):
         )
 
 
+@pytest.mark.parametrize("layout", ["C", "csr_matrix"])
+def test_the_last_data_sums_serve_a_new_penalty_at_the_same_point(
+    rng, monkeypatch, layout
+):
+    # A path point that starts where the last one ended reuses its data sums: the
+    # same bits as a fresh loss with the new C, and no block is evaluated again.
+    X, y, sample_weight = make_data(rng, layout, np.float64, True, 300)
+    params = random_params(rng, 3, 5, True)
+    loss = SoftmaxLoss(X, y, 3, sample_weight, C=0.1, block_rows=64)
+    loss.loss_gradient(params)
+    loss._set_penalty(5, loss.sw_sum, 10.0, 0.0)
+    fresh_f, fresh_g = SoftmaxLoss(
+        X, y, 3, sample_weight, C=10.0, block_rows=64
+    ).loss_gradient(params)
+    calls = []
+    real = sklse._loss.block_loss_gradient
+    monkeypatch.setattr(
+        sklse._loss,
+        "block_loss_gradient",
+        lambda *args: calls.append(1) or real(*args),
+    )
+    f, g = loss.loss_gradient(params)
+    assert calls == [] and f == fresh_f
+    assert_array_equal(g, fresh_g)
+    g[:] = np.nan  # the caller's gradient is its own
+    assert_array_equal(loss.loss_gradient(params)[1], fresh_g)
+    # elsewhere, or once probabilities are kept for hessp, the blocks run
+    loss.loss_gradient(params + 1)
+    assert len(calls) == 5
+    loss.hessp(params, np.ones(params.size))
+    loss.loss_gradient(params)
+    assert len(calls) == 10
+
+
 def test_a_failing_sparse_block_lets_the_others_finish(rng, monkeypatch):
     # A block that raises still passes its turn: the later ones do not wait for ever
     # (and hold no thread), the error reaches the caller, and the next evaluations
@@ -1127,7 +1161,7 @@ def test_first_evaluation_finds_out_whether_threads_pay(
     monkeypatch.setattr(
         sklse._loss, "_map", lambda f, blocks, n: seen.append(n) or map(f, blocks)
     )
-    probed.loss_gradient(params)  # the next evaluations follow the answer
+    probed.loss_gradient(params + 1)  # the next evaluations follow the answer
     assert seen == [2 if pays else 1]
 
 

@@ -132,7 +132,8 @@ def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof, settled=False):
     already within ``tol`` costs no pass over X. An L1 path
     has kinks where coefficients leave zero, which an extrapolation crosses (and
     L-BFGS-B then can stall). The rule compares no objectives, so that paths equal
-    in exact arithmetic (weights against repeated rows) take the same starts.
+    in exact arithmetic (weights against repeated rows) take the same starts,
+    unless a gradient falls within rounding of ``tol`` (``settled``).
     """
     if j == 0:
         return solutions.get((m - 1, 0), np.zeros(n_dof))

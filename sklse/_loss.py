@@ -196,21 +196,22 @@ def _split(X, y, sample_weight, n_classes, block_rows):
     if block_rows >= len(y) or _uncuttable(X):
         return [make_block(X, y, sample_weight, n_classes, buffers=False)]
     cut = partial(CSRRows.of, X) if sp.issparse(X) else X.__getitem__
-    blocks = [
+    return [
         make_block(
             cut(rows),
             y[rows],
             None if sample_weight is None else sample_weight[rows],
             n_classes,
             buffers=False,
-        )
-        for rows in map(
-            slice,
-            range(0, len(y), block_rows),
-            range(block_rows, len(y) + block_rows, block_rows),
+        )._replace(index=i)
+        for i, rows in enumerate(
+            map(
+                slice,
+                range(0, len(y), block_rows),
+                range(block_rows, len(y) + block_rows, block_rows),
+            )
         )
     ]
-    return [block._replace(index=i) for i, block in enumerate(blocks)]
 
 
 class _InOrderSum:
@@ -245,17 +246,19 @@ class _InOrderSum:
             self._next = max(self._next, block.index + 1)
             self._turn.notify_all()
 
-    def total(self, two_classes):
-        """Return the sum, (k, n_features) float64; two classes: ``[-g, g]``."""
+    def total(self):
+        """Return the sum, (k, n_features) float64; one row ``g`` (two classes, the
+        margin's residual): ``[-g, g]``."""
         total = self._sum.T.astype(np.float64)
-        return _two_class_rows(total) if two_classes else total
+        return _two_class_rows(total) if len(total) == 1 else total
 
 
 def _linear(block, coef, intercept, out):
     """Write ``coef @ X.T + intercept[:, None]`` (n_classes, rows) into ``out``.
 
     Row-major blocks take ``coef.T`` C-contiguous in X's dtype: a caller that passes
-    ``coef`` as such a transpose (:func:`row_major_coef`) saves a copy per block.
+    ``coef`` as such a transpose (``SoftmaxLoss._coef_for_blocks``) saves a copy
+    per block.
     """
     if intercept is not None:
         intercept = intercept.astype(out.dtype, copy=False)[:, np.newaxis]
@@ -278,14 +281,6 @@ def _linear(block, coef, intercept, out):
         np.copyto(out, scratch.T)
     else:
         np.add(scratch.T, intercept, out=out)
-
-
-def row_major_coef(coef, blocks, dtype):
-    """Return ``coef`` as the transpose of a C-contiguous array of ``dtype`` where the
-    blocks' products are row-major (:func:`_linear`), else ``coef`` itself."""
-    if blocks and blocks[0].row_major:
-        return np.ascontiguousarray(coef.T, dtype=dtype).T
-    return coef
 
 
 def _times_X(block, R):
@@ -771,7 +766,7 @@ class SoftmaxLoss(ScaledObjective):
             # depend on it.
             block_rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
         self.blocks = _split(X, y, sample_weight, n_classes, block_rows)
-        self._sparse_blocks = sp.issparse(X) and len(self.blocks) > 1
+        self._sparse = sp.issparse(X)
         self.n_threads = n_threads
         self._threads_pay = None  # whether they do here: the first evaluation says
         self._buffers = _Buffers(n_classes, len(self.blocks[0].target), X.dtype)
@@ -783,12 +778,11 @@ class SoftmaxLoss(ScaledObjective):
 
     def _in_order_sum(self):
         """Return a new :class:`_InOrderSum` for an evaluation's ``R @ X`` where X is
-        sparse and cut in blocks, else None (each block returns its product)."""
-        if not self._sparse_blocks:
+        sparse, else None (each dense block returns its product)."""
+        if not self._sparse:
             return None
         k = 1 if self.n_classes == 2 else self.n_classes
-        n_features = self.n_dof // self.n_classes - self.fit_intercept
-        return _InOrderSum(n_features, k, self.dtype)
+        return _InOrderSum(self.blocks[0].X.shape[1], k, self.dtype)
 
     def _map_blocks(self, function, proba=None, *, into=None):
         """Return ``function(block)`` for every block in block order, in threads.
@@ -849,18 +843,19 @@ class SoftmaxLoss(ScaledObjective):
             if intercept is not None:
                 grad_intercept += block_grad_intercept
         if into is not None:
-            grad_coef += into.total(self.n_classes == 2)
+            grad_coef += into.total()
         if self._kept is not None:
             self._proba_params = params.copy()
         self._last_sums = (params.copy(), loss, grad.copy())
         return self._finish(loss, grad, params)
 
     def _coef_for_blocks(self, coef):
-        """Return ``coef`` as the blocks' products take it, made once per evaluation
-        (:func:`row_major_coef`; two classes difference it in float64 first)."""
-        if self.n_classes == 2:
+        """Return ``coef`` as the blocks' products take it, made once per evaluation:
+        for row-major products the transpose of a C-contiguous array of X's dtype
+        (:func:`_linear`); two classes difference it in float64 first."""
+        if self.n_classes == 2 or not self.blocks[0].row_major:
             return coef
-        return row_major_coef(coef, self.blocks, self.dtype)
+        return np.ascontiguousarray(coef.T, dtype=self.dtype).T
 
     def _proba_at(self, params, *, start_keeping):
         """Return the kept per-block probabilities at ``params``, or None: not kept.
@@ -956,5 +951,5 @@ class SoftmaxLoss(ScaledObjective):
             if intercept_dir is not None:
                 hess_intercept += block_intercept
         if into is not None:
-            hess_coef += into.total(self.n_classes == 2)
+            hess_coef += into.total()
         return self._finish_hessp(result, direction)

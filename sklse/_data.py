@@ -149,12 +149,15 @@ def _make_loss(estimator, X, y, sample_weight):
     return X, classes, numpy_loss(estimator, X, y_encoded, len(classes), sample_weight)
 
 
-def numpy_loss(estimator, X, y_encoded, n_classes, sample_weight, n_threads=None):
+def numpy_loss(
+    estimator, X, y_encoded, n_classes, sample_weight, n_threads=None, **options
+):
     """Return the :class:`SoftmaxLoss` of this C and l1_ratio on checked data.
 
     ``y_encoded`` holds codes in ``0..n_classes-1`` and ``sample_weight`` the final
     weights (class weights included) or None; ``n_threads`` bounds the block
-    threads (None: all that :func:`effective_n_threads` allows).
+    threads (None: all that :func:`effective_n_threads` allows); ``options`` go to
+    :class:`SoftmaxLoss` (``keep_last_sums``).
     """
     n_threads = effective_n_threads() if n_threads is None else n_threads
     return SoftmaxLoss(
@@ -164,6 +167,7 @@ def numpy_loss(estimator, X, y_encoded, n_classes, sample_weight, n_threads=None
         sample_weight,
         **_objective_params(estimator),
         n_threads=useful_threads(X, n_classes, n_threads),
+        **options,
     )
 
 

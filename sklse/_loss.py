@@ -732,6 +732,10 @@ class SoftmaxLoss(ScaledObjective):
     proba_budget : int, default=2**28
         Bytes of probabilities that :meth:`hessp` may keep between calls (256 MiB).
         Kept or recomputed, the probabilities are the same bits.
+    keep_last_sums : bool, default=False
+        Keep the data sums of the last :meth:`loss_gradient` (2 n_dof values) and
+        reuse them at the same ``params``: for a path of C, which changes only the
+        penalty (:mod:`sklse._path`); a single fit would only pay the copies.
     """
 
     def __init__(
@@ -747,6 +751,7 @@ class SoftmaxLoss(ScaledObjective):
         block_rows=None,
         n_threads=1,
         proba_budget=_PROBA_BUDGET,
+        keep_last_sums=False,
     ):
         n_samples, n_features = X.shape
         self.n_samples, self.n_classes = n_samples, n_classes
@@ -774,6 +779,7 @@ class SoftmaxLoss(ScaledObjective):
         self._kept = None  # the blocks' own proba buffers, once hessp asks for them
         self._proba_params = None  # where the kept probabilities were computed
         self._layout = None  # _hessian_layout's index, made by the first hessian
+        self._keep_last_sums = keep_last_sums
         self._last_sums = None  # (params, loss, grad): the data sums last computed
 
     def _in_order_sum(self):
@@ -817,9 +823,8 @@ class SoftmaxLoss(ScaledObjective):
 
         The smooth part is ``f`` without its L1 term (all of ``f`` when ``l1 == 0``).
         Once probabilities are kept (:meth:`hessp`), they are those at ``params``.
-        Until then the data sums at the last ``params`` are kept (n_dof values) and
-        reused at the same ``params``, the same bits: a path of C, which changes only
-        the penalty (:mod:`sklse._path`), can start a point where the last ended.
+        With ``keep_last_sums``, and until probabilities are kept, the data sums at
+        the last ``params`` are reused at the same ``params``: the same bits.
         """
         params = np.asarray(params, dtype=np.float64)
         last = self._last_sums
@@ -846,7 +851,8 @@ class SoftmaxLoss(ScaledObjective):
             grad_coef += into.total()
         if self._kept is not None:
             self._proba_params = params.copy()
-        self._last_sums = (params.copy(), loss, grad.copy())
+        if self._keep_last_sums:
+            self._last_sums = (params.copy(), loss, grad.copy())
         return self._finish(loss, grad, params)
 
     def _coef_for_blocks(self, coef):

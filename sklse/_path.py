@@ -113,8 +113,16 @@ def _fold_loss(path, train):
     sample_weight = fit_weights(
         point, X, np.searchsorted(present, y), classes[present], sample_weight
     )
+    # The path changes only the penalty: a point that starts where the last one
+    # ended reuses its data sums (_warm_start's settled points).
     loss = numpy_loss(
-        point, X, y, len(classes), sample_weight, n_threads=path.n_threads
+        point,
+        X,
+        y,
+        len(classes),
+        sample_weight,
+        n_threads=path.n_threads,
+        keep_last_sums=True,
     )
     return X, y, loss, point
 

@@ -351,9 +351,9 @@ def test_n_jobs_gives_the_same_fit_and_bounds_block_threads(rng, monkeypatch):
     seen = []
     loss = sklse._path.numpy_loss
 
-    def spy(estimator, X, y_encoded, n_classes, sample_weight, n_threads=None):
+    def spy(estimator, X, y_encoded, n_classes, sample_weight, n_threads=None, **kw):
         seen.append(n_threads)
-        return loss(estimator, X, y_encoded, n_classes, sample_weight, n_threads)
+        return loss(estimator, X, y_encoded, n_classes, sample_weight, n_threads, **kw)
 
     monkeypatch.setattr("sklse._path.numpy_loss", spy)
     monkeypatch.setattr("sklse._cv.effective_n_threads", lambda: 4)

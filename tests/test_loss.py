@@ -960,7 +960,9 @@ def test_the_last_data_sums_serve_a_new_penalty_at_the_same_point(
     # same bits as a fresh loss with the new C, and no block is evaluated again.
     X, y, sample_weight = make_data(rng, layout, np.float64, True, 300)
     params = random_params(rng, 3, 5, True)
-    loss = SoftmaxLoss(X, y, 3, sample_weight, C=0.1, block_rows=64)
+    loss = SoftmaxLoss(
+        X, y, 3, sample_weight, C=0.1, block_rows=64, keep_last_sums=True
+    )
     loss.loss_gradient(params)
     loss._set_penalty(5, loss.sw_sum, 10.0, 0.0)
     fresh_f, fresh_g = SoftmaxLoss(
@@ -984,6 +986,10 @@ def test_the_last_data_sums_serve_a_new_penalty_at_the_same_point(
     loss.hessp(params, np.ones(params.size))
     loss.loss_gradient(params)
     assert len(calls) == 10
+    # without keep_last_sums (a single fit) nothing is kept
+    single = SoftmaxLoss(X, y, 3, sample_weight, block_rows=64)
+    single.loss_gradient(params)
+    assert single._last_sums is None
 
 
 def test_a_failing_sparse_block_lets_the_others_finish(rng, monkeypatch):

@@ -34,7 +34,7 @@ def main():
     default = default_block_rows(X, n_classes, 8)
     variants = {f"default ({default} rows), one sum": SoftmaxLoss(X, y, n_classes)}
     per_block = SoftmaxLoss(X, y, n_classes)
-    per_block._sparse_blocks = False  # every block returns its own product
+    per_block._sparse = False  # every block returns its own product
     variants[f"default ({default} rows), a product per block"] = per_block
     for rows in (2048, 6250, 50_000):
         variants[f"{rows} rows, one sum"] = SoftmaxLoss(

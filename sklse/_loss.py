@@ -908,6 +908,26 @@ class SoftmaxLoss(ScaledObjective):
         does (the Newton solvers evaluate the loss, then the Hessian, at each
         point); costs O(n_samples * n_dof^2) (:func:`block_hessian`).
         """
+        return self._finish_hessian(self._params_layout(self._compact_hessian(params)))
+
+    def margin_hessian(self, params):
+        """Two classes: return the (d~, d~) Hessian of f along the margin.
+
+        The data enter f through the margin ``z_1 - z_0`` only, so on directions
+        ``[-q, q]`` (class 0's entries, class 1's; coefficients, then intercept)
+        the Hessian acts as ``[-M q, M q]`` with ``M = 2 G / S + alpha`` (alpha on
+        the coefficients only, ``G`` of :func:`block_hessian`), and on ``[q, q]``
+        as the penalty's ``alpha``: binary logistic regression's Newton system,
+        a quarter of :meth:`hessian`'s entries.
+        """
+        margin = self._compact_hessian(params)
+        margin *= 2 / self.sw_sum
+        n_coef = len(margin) - int(self.fit_intercept)
+        margin.reshape(-1)[: n_coef * (len(margin) + 1) : len(margin) + 1] += self.alpha
+        return margin
+
+    def _compact_hessian(self, params):
+        """Return the sum of the blocks' compact :func:`block_hessian` at ``params``."""
         hessian = None
         results = self._at_point(
             lambda block: block_hessian(block, self.fit_intercept),
@@ -919,7 +939,7 @@ class SoftmaxLoss(ScaledObjective):
                 hessian = block_hessian_
             else:
                 hessian += block_hessian_
-        return self._finish_hessian(self._params_layout(hessian))
+        return hessian
 
     def _params_layout(self, compact):
         """Return the symmetric Hessian, in the order of ``params``, of the upper

@@ -136,10 +136,15 @@ def cholesky_solver(loss):
     directions, which :meth:`sklse._solvers._SplitL1.project` minimises exactly.
     With an L1 term the step is on the ``free`` entries
     (:meth:`sklse._solvers._SplitL1.newton_system`). ``solve(params, free,
-    gradient, damping)`` solves ``(H + damping I) step = -gradient``.
+    gradient, damping)`` solves ``(H + damping I) step = -gradient``. With two
+    classes and no L1 term the step comes from the margin's system instead
+    (:func:`_margin_step`), where the loss has one.
     """
+    margin = _margin_entries(loss) if hasattr(loss, "margin_hessian") else None
 
     def solve(params, free, gradient, damping=0.0):
+        if margin is not None and free is None and not damping:
+            return _margin_step(loss, margin, params, gradient)
         hessian = loss.hessian(params)
         scale = np.trace(hessian) / (len(hessian) * loss.n_classes)
         rhs = -gradient  # a new array
@@ -165,6 +170,46 @@ def cholesky_solver(loss):
         return step
 
     return solve
+
+
+def _margin_entries(loss):
+    """Return the (2, d~) entries of each class in ``params``; None: not two classes."""
+    if loss.n_classes != 2:
+        return None
+    n_features = loss.n_dof // 2 - int(loss.fit_intercept)
+    entries = n_features * np.arange(2)[:, np.newaxis] + np.arange(n_features)
+    if loss.fit_intercept:
+        entries = np.c_[entries, 2 * n_features + np.arange(2)]
+    return entries
+
+
+def _margin_step(loss, entries, params, gradient):
+    """Return :func:`cholesky_solver`'s step for two classes, on a quarter of H.
+
+    With class k's entries ``v_k`` (``entries[k]``: coefficients, then
+    intercept), a vector is ``[-a, a] + [c, c]`` with ``a = (v_1 - v_0) / 2`` and
+    ``c = (v_1 + v_0) / 2``; the Hessian maps ``[-q, q]`` to ``[-M q, M q]``
+    (:meth:`~sklse._loss.SoftmaxLoss.margin_hessian`) and ``[q, q]`` to alpha
+    times it. So the step is ``[-q, q] + [s, s]`` with ``M q = -a`` and ``s = -c
+    / alpha`` on the coefficients, and none along the intercepts' sum (nor along
+    the coefficients' sums without a penalty): the null directions, where
+    :func:`cholesky_solver` takes none either.
+    """
+    n_features = loss.n_dof // 2 - int(loss.fit_intercept)
+    zero, one = gradient[entries]
+    half_difference, mean = 0.5 * (one - zero), 0.5 * (one + zero)
+    margin = loss.margin_hessian(params)
+    factor, info = lapack.dpotrf(margin)
+    if info == 0:
+        q = lapack.dpotrs(factor, -half_difference)[0]
+    if info != 0 or not half_difference @ q < 0:  # as in cholesky_solver
+        q = linalg.lstsq(margin, -half_difference, check_finite=False)[0]
+    symmetric = np.zeros_like(mean)
+    if loss.alpha > 0:
+        symmetric[:n_features] = -mean[:n_features] / loss.alpha
+    step = np.empty_like(params)
+    step[entries[0]], step[entries[1]] = symmetric - q, symmetric + q
+    return step
 
 
 def cg_solver(loss):

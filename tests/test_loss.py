@@ -425,6 +425,38 @@ def test_dense_hessian(rng, layout, dtype, fit_intercept, weighted, C, n_classes
         assert_allclose(H, numeric, rtol=1e-5, atol=1e-6)
 
 
+def class_entries(n_features, fit_intercept, n_classes=2):
+    """Positions in params of each class's coefficients, then its intercept."""
+    entries = n_features * np.arange(n_classes)[:, np.newaxis] + np.arange(n_features)
+    if fit_intercept:
+        entries = np.c_[entries, n_classes * n_features + np.arange(n_classes)]
+    return entries
+
+
+@pytest.mark.parametrize("layout", ["C", "csr_matrix"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+def test_margin_hessian_is_the_hessian_along_the_margin(
+    rng, layout, fit_intercept, weighted, C
+):
+    # Two classes: on [-q, q] the Hessian gives [-M q, M q], so M is class 1's
+    # block minus its block against class 0 (the reference's full Hessian).
+    _, ref, X, y, sample_weight = build(
+        rng, layout, np.float64, weighted, C, fit_intercept, 2
+    )
+    # small blocks: the matrix is a sum over them
+    loss = SoftmaxLoss(
+        X, y, 2, sample_weight, C=C, fit_intercept=fit_intercept, block_rows=16
+    )
+    params = random_params(rng, 2, 5, fit_intercept)
+    zero, one = class_entries(5, fit_intercept)
+    H = ref.hessian(params)
+    expected = H[np.ix_(one, one)] - H[np.ix_(one, zero)]
+    upper = np.triu_indices(len(one))  # what LAPACK's Cholesky reads
+    assert_allclose(loss.margin_hessian(params)[upper], expected[upper], rtol=1e-10)
+
+
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_other_class_counts_and_empty_class(rng, n_classes, fit_intercept):

@@ -14,6 +14,7 @@ from scipy.special import logsumexp, softmax
 from sklearn.linear_model import LogisticRegression
 
 from sklse._loss import SoftmaxLoss
+from sklse._newton import cholesky_solver
 from sklse._solvers import SOLVERS, SolverResult, minimize
 
 ALL_SOLVERS = sorted(SOLVERS)
@@ -266,3 +267,23 @@ def test_auto_gives_way_to_newton_where_lbfgs_stalls_only(scaled):
     result = minimize(loss, np.zeros(loss.n_dof), solver="auto", tol=1e-4)
     assert result.converged
     assert (len(calls) == 0) == scaled
+
+
+@pytest.mark.parametrize("C", [0.3, np.inf])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_two_class_newton_step_is_the_full_systems(rng, C, fit_intercept, weighted):
+    # The step from the margin's quarter of the Hessian is the least-squares step of
+    # the whole (n_dof, n_dof) system, nothing along its null directions: numpy's
+    # minimum-norm solution. The start is not antisymmetric (W[0] != -W[1]), so
+    # the penalty's symmetric part of the step is tested too.
+    X = rng.standard_normal((120, 4))
+    y = (X[:, 0] + rng.standard_normal(120) > 0).astype(np.intp)
+    sample_weight = rng.uniform(0.2, 3.0, size=120) if weighted else None
+    loss = SoftmaxLoss(X, y, 2, sample_weight, C=C, fit_intercept=fit_intercept)
+    params = 0.3 * rng.standard_normal(loss.n_dof)
+    gradient = loss.loss_gradient(params)[1]
+    hessian = loss.hessian(params)
+    expected = np.linalg.lstsq(hessian, -gradient, rcond=1e-10)[0]
+    step = cholesky_solver(loss)(params, None, gradient)
+    assert_allclose(step, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())

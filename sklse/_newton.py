@@ -141,6 +141,7 @@ def cholesky_solver(loss):
     (:func:`_margin_step`), where the loss has one.
     """
     margin = _margin_entries(loss) if hasattr(loss, "margin_hessian") else None
+    null_all = _null_directions(loss, None)
 
     def solve(params, free, gradient, damping=0.0):
         if margin is not None and free is None and not damping:
@@ -148,7 +149,7 @@ def cholesky_solver(loss):
         hessian = loss.hessian(params)
         scale = np.trace(hessian) / (len(hessian) * loss.n_classes)
         rhs = -gradient  # a new array
-        for entries in _null_directions(loss, free):
+        for entries in null_all if free is None else _null_directions(loss, free):
             hessian[entries[:, np.newaxis], entries] += scale
             rhs[entries] -= rhs[entries].mean()
         mask = slice(None) if free is None else free
@@ -222,10 +223,11 @@ def cg_solver(loss):
     the singular system then returned ascent directions. ``damping`` as in
     :func:`cholesky_solver`.
     """
+    null_all = _null_directions(loss, None)
 
     def solve(params, free, gradient, damping=0.0):
         mask = np.ones(len(params), dtype=bool) if free is None else free
-        null = _null_directions(loss, free)
+        null = null_all if free is None else _null_directions(loss, free)
 
         def project(full):
             """Zero ``full`` off the free entries and along the null directions."""

@@ -404,26 +404,31 @@ def _hessian_work(loss):
     """Return the multiply-adds of one dense Hessian, or None: no dense Newton.
 
     ``n * n_dof * (n_dof / 2 + d~)``: the syrk and the class GEMMs of
-    :func:`~sklse._loss.block_hessian`. None for losses without a dense Hessian
-    (Dask) or with ``n_dof > 2048`` (the Hessian's memory).
+    :func:`~sklse._loss.block_hessian`; with two classes ``n * d~**2``, its one
+    Gram matrix (of the margin). None for losses without a dense Hessian (Dask)
+    or with ``n_dof > 2048`` (the Hessian's memory).
     """
     if not hasattr(loss, "hessian") or loss.n_dof > _MAX_DENSE_DOF:
         return None
-    n_dof = loss.n_dof
-    return loss.n_samples * n_dof * (n_dof / 2 + n_dof / loss.n_classes)
+    n_dof, width = loss.n_dof, loss.n_dof // loss.n_classes
+    if loss.n_classes == 2:
+        return loss.n_samples * width**2
+    return loss.n_samples * n_dof * (n_dof / 2 + width)
 
 
 def newton_cost(loss):
     """Return a Newton step's cost in L-BFGS iterations, or None: no dense Newton.
 
-    :func:`_hessian_work` over an L-BFGS iteration's ``2 * n * n_dof``
-    multiply-adds (the loss's two products): ``n_dof / 4 + d~ / 2``, whatever n.
-    None also with an L1 term (newton-cholesky has none).
+    :func:`_hessian_work` over an L-BFGS iteration's multiply-adds, the loss's
+    two products: ``2 * n * n_dof``, so ``n_dof / 4 + d~ / 2`` whatever n; with
+    two classes ``2 * n * d~`` (the margin's), so ``d~ / 2``. None also with an
+    L1 term (newton-cholesky has none).
     """
     work = _hessian_work(loss)
     if work is None or loss.l1 > 0:
         return None
-    return work / (2 * loss.n_samples * loss.n_dof)
+    products = loss.n_dof // 2 if loss.n_classes == 2 else loss.n_dof
+    return work / (2 * loss.n_samples * products)
 
 
 def _newton_pays(monitor, cost, max_iter):

@@ -796,6 +796,38 @@ class SoftmaxLoss(ScaledObjective):
         self._layout = None  # _hessian_layout's index, made by the first hessian
         self._keep_last_sums = keep_last_sums
         self._last_sums = None  # (params, loss, grad): the data sums last computed
+        self._moments = None  # feature_moments, once asked for
+
+    def feature_moments(self):
+        """Return each feature's weighted mean and variance, float64; None if sparse.
+
+        What L-BFGS's change of variables needs (:mod:`sklse._solvers`). Two passes
+        over the blocks, the second about the mean (``E[x^2] - mean^2`` cancels on
+        features far from zero); without an intercept the model cannot centre, and
+        the mean is 0, the variance the second moment. Computed once.
+        """
+        if self._sparse:
+            return None
+        if self._moments is None:
+            mean = np.zeros(self.blocks[0].X.shape[1])
+            if self.fit_intercept:
+                mean = self._weighted_column_sum(lambda X: X) / self.sw_sum
+            variance = self._weighted_column_sum(lambda X: np.square(X - mean))
+            self._moments = mean, variance / self.sw_sum
+        return self._moments
+
+    def _weighted_column_sum(self, function):
+        """Return ``sum_i s_i function(X)_i`` (float64) over the blocks, in order."""
+        total = 0.0
+        for block in self.blocks:
+            values = function(block.X.astype(np.float64, copy=False))
+            weight = block.sample_weight
+            total = total + (
+                values.sum(axis=0)
+                if weight is None
+                else weight.astype(np.float64) @ values
+            )
+        return total
 
     def _in_order_sum(self):
         """Return a new :class:`_InOrderSum` for an evaluation's ``R @ X`` where X is

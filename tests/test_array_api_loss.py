@@ -271,3 +271,16 @@ def test_without_take_along_axis_the_same_values(rng, array_api, monkeypatch):
     assert_array_equal(loss.loss_gradient(params)[0], value)
     assert_array_equal(loss.loss_gradient(params)[1], grad)
     assert_array_equal(loss.hessp(params, direction), hessp)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_feature_moments_as_numpy_evaluator(rng, array_api, dtype, fit_intercept):
+    numpy_loss, device_loss = make_losses(
+        rng, array_api, dtype, fit_intercept=fit_intercept, block_rows=32
+    )
+    for ours, expected in zip(
+        device_loss.feature_moments(), numpy_loss.feature_moments(), strict=True
+    ):
+        assert isinstance(ours, np.ndarray) and ours.dtype == np.float64
+        assert_allclose(ours, expected, rtol=1e-12, atol=1e-15)

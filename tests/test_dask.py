@@ -404,3 +404,24 @@ def test_masked_rows_with_an_empty_chunk(rng):
     )
     proba = on_dask.predict_proba(X_known).compute()
     np.testing.assert_allclose(proba, in_memory.predict_proba(X[mask]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_feature_moments_as_in_memory(rng, weighted, fit_intercept):
+    X, y = make_data(rng)
+    X = 1e3 + 1e-1 * X  # far from zero
+    sample_weight = rng.uniform(0, 2, len(y)) if weighted else None
+    in_memory = SoftmaxLoss(X, y, 4, sample_weight, fit_intercept=fit_intercept)
+    chunks = (ROW_CHUNKS,)
+    on_dask = DaskSoftmaxLoss(
+        to_dask(X),
+        da.from_array(y, chunks=chunks),
+        4,
+        None if sample_weight is None else da.from_array(sample_weight, chunks),
+        fit_intercept=fit_intercept,
+    )
+    for ours, expected in zip(
+        on_dask.feature_moments(), in_memory.feature_moments(), strict=True
+    ):
+        np.testing.assert_allclose(ours, expected, rtol=1e-12)

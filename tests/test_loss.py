@@ -425,6 +425,32 @@ def test_dense_hessian(rng, layout, dtype, fit_intercept, weighted, C, n_classes
         assert_allclose(H, numeric, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_feature_moments(rng, dtype, fit_intercept, weighted):
+    # Features far from zero (offset 1e4, spread 1e-2): E[x^2] - mean^2 would cancel.
+    X = (1e4 + 1e-2 * rng.standard_normal((300, 4))) * [1.0, -1.0, 1e-3, 1.0]
+    X = X.astype(dtype)
+    # in X's dtype, as the loss keeps them
+    sample_weight = rng.uniform(0, 2, 300).astype(dtype) if weighted else None
+    y = rng.integers(0, 3, 300)
+    loss = SoftmaxLoss(
+        X, y, 3, sample_weight, fit_intercept=fit_intercept, block_rows=64
+    )
+    mean, variance = loss.feature_moments()
+    X64 = X.astype(np.float64)
+    expected = np.average(X64, axis=0, weights=sample_weight)
+    if not fit_intercept:  # the model cannot centre: the second moment
+        expected = np.zeros(4)
+    squares = np.average((X64 - expected) ** 2, axis=0, weights=sample_weight)
+    assert_allclose(mean, expected, rtol=1e-14)
+    assert_allclose(variance, squares, rtol=1e-9)
+    assert loss.feature_moments() is loss.feature_moments()  # once
+    sparse = SoftmaxLoss(sp.csr_matrix(X), y, 3, sample_weight)
+    assert sparse.feature_moments() is None
+
+
 def class_entries(n_features, fit_intercept, n_classes=2):
     """Positions in params of each class's coefficients, then its intercept."""
     entries = n_features * np.arange(n_classes)[:, np.newaxis] + np.arange(n_features)

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sklse._loss import SoftmaxLoss
 from sklse._newton import cholesky_solver
-from sklse._solvers import SOLVERS, SolverResult, minimize
+from sklse._solvers import SOLVERS, SolverResult, _Standardized, minimize
 
 ALL_SOLVERS = sorted(SOLVERS)
 N_CLASSES = 3
@@ -287,3 +287,46 @@ def test_two_class_newton_step_is_the_full_systems(rng, C, fit_intercept, weight
     expected = np.linalg.lstsq(hessian, -gradient, rcond=1e-10)[0]
     step = cholesky_solver(loss)(params, None, gradient)
     assert_allclose(step, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_standardized_variables_are_a_change_of_variables(rng, fit_intercept):
+    # params = T y and its inverse; the gradient in y is T^T times the gradient in
+    # params, checked against central differences of f(T y).
+    X = rng.standard_normal((200, 3)) * [1e-2, 1.0, 1e3] + [0.0, 5.0, -1e3]
+    y = rng.integers(0, 3, 200)
+    loss = SoftmaxLoss(X, y, 3, C=10.0, fit_intercept=fit_intercept)
+    change = _Standardized.of(loss)
+    params = 0.01 * rng.standard_normal(loss.n_dof)
+    assert_allclose(change.to_params(change.to_y(params)), params, rtol=1e-12)
+    point = change.to_y(params)
+    gradient = change.gradient(loss.loss_gradient(params)[1])
+    step = 1e-6
+    for j in range(loss.n_dof):
+        e = np.zeros(loss.n_dof)
+        e[j] = step
+        forward = loss.loss_gradient(change.to_params(point + e))[0]
+        backward = loss.loss_gradient(change.to_params(point - e))[0]
+        assert (forward - backward) / (2 * step) == pytest.approx(
+            gradient[j], rel=1e-5, abs=1e-9
+        )
+
+
+def test_lbfgs_on_unscaled_features_meets_tol_quickly():
+    # wine as it comes (features from 0.1 to 1680): plain L-BFGS stopped at
+    # max_iter=2000 above tol = 1e-6; on standardised variables it takes about 60
+    # iterations, to LogisticRegression's optimum.
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    loss = SoftmaxLoss(X, y, 3)
+    result = minimize(
+        loss, np.zeros(loss.n_dof), solver="lbfgs", tol=1e-6, max_iter=300
+    )
+    assert result.converged and result.n_iter < 150
+    reference = LogisticRegression(solver="newton-cholesky", tol=1e-10, max_iter=100)
+    reference.fit(X, y)
+    coef = result.params[: loss.n_dof - 3].reshape(3, -1)
+    F = objective(X, y, coef, result.params[-3:], 1.0)
+    F_reference = objective(X, y, reference.coef_, reference.intercept_, 1.0)
+    assert F == pytest.approx(F_reference, rel=1e-8)

@@ -90,13 +90,18 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         Weights per class, multiplied into ``sample_weight``. "balanced" uses
         ``n_samples / (n_classes * np.bincount(y))`` with counts weighted by
         ``sample_weight``, as LogisticRegression.
-    solver : {"auto", "lbfgs", "newton-cg", "trust-ncg"}, default="auto"
-        "lbfgs" is scipy's L-BFGS-B with the analytic gradient; "newton-cg" and
-        "trust-ncg" are scipy's line-search and trust-region Newton-CG with the exact
-        Hessian-vector product (trust-ncg reaches the tightest ``tol``). "auto" is
-        "lbfgs" for dense X and "newton-cg" for sparse X, the faster of the two on
-        each kind in ``benchmarks/bench_fit.py``, and "lbfgs" whenever there is an
-        L1 term.
+    solver : {"auto", "lbfgs", "newton-cg", "trust-ncg", "newton-cholesky"}, \
+            default="auto"
+        "lbfgs" is scipy's L-BFGS-B with the analytic gradient, for dense X
+        without an L1 term on standardised variables (each feature centred and
+        scaled, without touching X; the README says how); "newton-cg" and
+        "trust-ncg" are scipy's line-search and trust-region Newton-CG with the
+        exact Hessian-vector product (trust-ncg reaches the tightest ``tol``);
+        "newton-cholesky" takes Newton steps on the dense Hessian (no L1 term;
+        not on Dask arrays). "auto" is "newton-cg" for sparse X and "lbfgs" with an
+        L1 term; on dense X newton-cholesky where a Hessian costs at most 2**23
+        multiply-adds, else lbfgs, which gives way to newton-cholesky where its
+        rate of progress says Newton is cheaper.
     tol : float, default=1e-4
         Stop once the largest absolute entry of the gradient of the objective
         divided by ``C * sum(sample_weight)`` is at most ``tol`` (LogisticRegression's

@@ -319,10 +319,8 @@ def _run_lbfgs(params, monitor, max_iter):
     Without bounds and where the loss knows its features' moments, on the
     variables of :class:`_Standardized`; ``monitor`` sees ``params`` either way.
     """
-    fun, callback, x, gtol = monitor, monitor.callback, params, monitor.tol
-    change = (
-        None if monitor.problem.bounds is not None else _Standardized.of(monitor.loss)
-    )
+    fun, callback, x, bounds = monitor, monitor.callback, params, monitor.problem.bounds
+    change = None if bounds is not None else _Standardized.of(monitor.loss)
     if change is not None:
 
         def fun(y):
@@ -339,7 +337,7 @@ def _run_lbfgs(params, monitor, max_iter):
         x,
         method="L-BFGS-B",
         jac=True,
-        bounds=monitor.problem.bounds,
+        bounds=bounds,
         callback=callback,
         options={
             "maxiter": max_iter - monitor.n_iter,
@@ -347,7 +345,7 @@ def _run_lbfgs(params, monitor, max_iter):
             # The same max-norm test as ours on params; none on other variables
             # (the callback's test stops it) or on the split L1 problem, where
             # scipy's projected gradient can be below our measure.
-            "gtol": 0.0 if change is not None or monitor.problem.bounds else gtol,
+            "gtol": monitor.tol if change is None and bounds is None else 0.0,
             "ftol": 0.0,  # never stop on a small decrease of f alone
         },
     )

@@ -802,7 +802,7 @@ class SoftmaxLoss(ScaledObjective):
         """Return each feature's weighted mean and variance, float64; None if sparse.
 
         What L-BFGS's change of variables needs (:mod:`sklse._solvers`). Two passes
-        over the blocks, the second about the mean (``E[x^2] - mean^2`` cancels on
+        over the rows, the second about the mean (``E[x^2] - mean^2`` cancels on
         features far from zero); without an intercept the model cannot centre, and
         the mean is 0, the variance the second moment. Computed once.
         """
@@ -812,21 +812,33 @@ class SoftmaxLoss(ScaledObjective):
             mean = np.zeros(self.blocks[0].X.shape[1])
             if self.fit_intercept:
                 mean = self._weighted_column_sum(lambda X: X) / self.sw_sum
-            variance = self._weighted_column_sum(lambda X: np.square(X - mean))
-            self._moments = mean, variance / self.sw_sum
+
+            def squares(X):
+                np.subtract(X, mean, out=X)
+                return np.square(X, out=X)
+
+            self._moments = mean, self._weighted_column_sum(squares) / self.sw_sum
         return self._moments
 
     def _weighted_column_sum(self, function):
-        """Return ``sum_i s_i function(X)_i`` (float64) over the blocks, in order."""
+        """Return ``sum_i s_i function(x_i)``, float64, over the rows in order.
+
+        ``function`` gets float64 copies of row chunks, to overwrite, each of at
+        most a buffer's ``n_classes * block_rows`` values (at least 256 rows): no
+        copy of X, and a chunk's peak no larger than the evaluations'.
+        """
         total = 0.0
         for block in self.blocks:
-            values = function(block.X.astype(np.float64, copy=False))
-            weight = block.sample_weight
-            total = total + (
-                values.sum(axis=0)
-                if weight is None
-                else weight.astype(np.float64) @ values
-            )
+            n_rows, n_features = len(block.target), block.X.shape[1]
+            chunk = max(256, self.n_classes * n_rows // max(n_features, 1))
+            for start in range(0, n_rows, chunk):
+                rows = slice(start, start + chunk)
+                values = function(block.X[rows].astype(np.float64))
+                weight = block.sample_weight
+                if weight is None:
+                    total = total + values.sum(axis=0)
+                else:
+                    total = total + weight[rows].astype(np.float64) @ values
         return total
 
     def _in_order_sum(self):

@@ -428,7 +428,8 @@ def test_dense_hessian(rng, layout, dtype, fit_intercept, weighted, C, n_classes
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_feature_moments(rng, dtype, fit_intercept, weighted):
+@pytest.mark.parametrize("block_rows", [64, None])  # None: 2 chunks of one block
+def test_feature_moments(rng, dtype, fit_intercept, weighted, block_rows):
     # Features far from zero (offset 1e4, spread 1e-2): E[x^2] - mean^2 would cancel.
     X = (1e4 + 1e-2 * rng.standard_normal((300, 4))) * [1.0, -1.0, 1e-3, 1.0]
     X = X.astype(dtype)
@@ -436,7 +437,7 @@ def test_feature_moments(rng, dtype, fit_intercept, weighted):
     sample_weight = rng.uniform(0, 2, 300).astype(dtype) if weighted else None
     y = rng.integers(0, 3, 300)
     loss = SoftmaxLoss(
-        X, y, 3, sample_weight, fit_intercept=fit_intercept, block_rows=64
+        X, y, 3, sample_weight, fit_intercept=fit_intercept, block_rows=block_rows
     )
     mean, variance = loss.feature_moments()
     X64 = X.astype(np.float64)

@@ -132,32 +132,23 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
             block_rows = default_block_rows(X, n_classes)
         self.blocks = self._split(y, sample_weight, block_rows)
         self._proba = self._proba_target = self._proba_params = None
-        self._moments = None
 
-    def feature_moments(self):
-        """Return each feature's weighted mean and variance as float64 numpy
-        arrays, as :meth:`sklse._loss.SoftmaxLoss.feature_moments` does: summed
-        over the blocks on the device, one copy back per pass, once.
-        """
+    def _weighted_sums(self, center):
+        """Return ``sum_i s_i x_i`` (``center`` None) or ``sum_i s_i (x_i -
+        center)^2`` as a float64 numpy array: summed over the blocks on the device,
+        one copy back (:meth:`feature_moments`)."""
         xp = self.xp
-        if self._moments is None:
-
-            def weighted_sum(function):
-                total = 0.0
-                for rows in self.blocks:
-                    values = function(xp.astype(rows.X, xp.float64))
-                    if rows.sample_weight is not None:
-                        values = values * xp.astype(rows.sample_weight, xp.float64)
-                    total = total + xp.sum(values, axis=0)
-                return self._to_host(total)
-
-            mean = np.zeros(self.X.shape[1])
-            if self.fit_intercept:
-                mean = weighted_sum(lambda X: X) / self.sw_sum
-            on_device = xp.asarray(mean, device=self.device)
-            variance = weighted_sum(lambda X: (X - on_device) ** 2) / self.sw_sum
-            self._moments = mean, variance
-        return self._moments
+        if center is not None:
+            center = xp.asarray(center, device=self.device)
+        total = 0.0
+        for rows in self.blocks:
+            values = xp.astype(rows.X, xp.float64)
+            if center is not None:
+                values = (values - center) ** 2
+            if rows.sample_weight is not None:
+                values = values * xp.astype(rows.sample_weight, xp.float64)
+            total = total + xp.sum(values, axis=0)
+        return self._to_host(total)
 
     def _split(self, y, sample_weight, block_rows):
         """Return the :class:`Rows` of ``block_rows`` rows each that cover X."""

@@ -127,27 +127,16 @@ class DaskSoftmaxLoss(ScaledObjective):
             else sample_weight.sum(dtype=np.float64).compute()
         )
         self._set_penalty(n_features, sw_sum, C, l1_ratio)
-        self._moments = None
 
-    def feature_moments(self):
-        """Return each feature's weighted mean and variance, float64, as
-        :meth:`sklse._loss.SoftmaxLoss.feature_moments` does: two computations, once.
-        """
-        if self._moments is None:
-            X = self.X.astype(np.float64)
-            if self.sample_weight is not None:
-                weight = self.sample_weight.astype(np.float64)[:, np.newaxis]
-
-            def weighted_sum(values):
-                if self.sample_weight is not None:
-                    values = values * weight
-                return values.sum(axis=0).compute()
-
-            mean = np.zeros(X.shape[1])
-            if self.fit_intercept:
-                mean = weighted_sum(X) / self.sw_sum
-            self._moments = mean, weighted_sum((X - mean) ** 2) / self.sw_sum
-        return self._moments
+    def _weighted_sums(self, center):
+        """Return ``sum_i s_i x_i`` (``center`` None) or ``sum_i s_i (x_i -
+        center)^2``, float64: one computation (:meth:`feature_moments`)."""
+        values = self.X.astype(np.float64)
+        if center is not None:
+            values = (values - center) ** 2
+        if self.sample_weight is not None:
+            values = values * self.sample_weight.astype(np.float64)[:, np.newaxis]
+        return values.sum(axis=0).compute()
 
     def _sum_chunks(self, terms, *point):
         """Return the sum over row chunks of :func:`_chunk_sum`: one computation."""

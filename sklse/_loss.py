@@ -796,36 +796,18 @@ class SoftmaxLoss(ScaledObjective):
         self._layout = None  # _hessian_layout's index, made by the first hessian
         self._keep_last_sums = keep_last_sums
         self._last_sums = None  # (params, loss, grad): the data sums last computed
-        self._moments = None  # feature_moments, once asked for
 
     def feature_moments(self):
-        """Return each feature's weighted mean and variance, float64; None if sparse.
+        """:meth:`ScaledObjective.feature_moments`; None for sparse X."""
+        return None if self._sparse else super().feature_moments()
 
-        What L-BFGS's change of variables needs (:mod:`sklse._solvers`). Two passes
-        over the rows, the second about the mean (``E[x^2] - mean^2`` cancels on
-        features far from zero); without an intercept the model cannot centre, and
-        the mean is 0, the variance the second moment. Computed once.
-        """
-        if self._sparse:
-            return None
-        if self._moments is None:
-            mean = np.zeros(self.blocks[0].X.shape[1])
-            if self.fit_intercept:
-                mean = self._weighted_column_sum(lambda X: X) / self.sw_sum
+    def _weighted_sums(self, center):
+        """Return ``sum_i s_i x_i`` (``center`` None) or ``sum_i s_i (x_i -
+        center)^2``, float64, over the rows in order.
 
-            def squares(X):
-                np.subtract(X, mean, out=X)
-                return np.square(X, out=X)
-
-            self._moments = mean, self._weighted_column_sum(squares) / self.sw_sum
-        return self._moments
-
-    def _weighted_column_sum(self, function):
-        """Return ``sum_i s_i function(x_i)``, float64, over the rows in order.
-
-        ``function`` gets float64 copies of row chunks, to overwrite, each of at
-        most a buffer's ``n_classes * block_rows`` values (at least 256 rows): no
-        copy of X, and a chunk's peak no larger than the evaluations'.
+        In row chunks, each a float64 copy overwritten in place of at most a
+        buffer's ``n_classes * block_rows`` values (at least 256 rows): no copy of
+        X, and a chunk's peak no larger than the evaluations'.
         """
         total = 0.0
         for block in self.blocks:
@@ -833,7 +815,10 @@ class SoftmaxLoss(ScaledObjective):
             chunk = max(256, self.n_classes * n_rows // max(n_features, 1))
             for start in range(0, n_rows, chunk):
                 rows = slice(start, start + chunk)
-                values = function(block.X[rows].astype(np.float64))
+                values = block.X[rows].astype(np.float64)
+                if center is not None:
+                    np.subtract(values, center, out=values)
+                    np.square(values, out=values)
                 weight = block.sample_weight
                 if weight is None:
                     total = total + values.sum(axis=0)

@@ -85,6 +85,23 @@ class ScaledObjective:
         self.alpha, self.l1 = (1.0 - l1_ratio) * penalty, l1_ratio * penalty
         self.n_dof = self.n_classes * (n_features + int(self.fit_intercept))
 
+    def feature_moments(self):
+        """Return each feature's weighted mean and variance (float64 numpy arrays).
+
+        What L-BFGS's change of variables needs (:mod:`sklse._solvers`), computed
+        once. Two passes of the subclass's ``_weighted_sums(center)`` (``sum_i s_i
+        x_i`` for None, else ``sum_i s_i (x_i - center)^2``): the variance about the
+        mean, as ``E[x^2] - mean^2`` cancels on features far from zero. Without an
+        intercept the model cannot centre: the mean is 0, the variance the second
+        moment.
+        """
+        if getattr(self, "_moments", None) is None:
+            mean = np.zeros(self.n_dof // self.n_classes - int(self.fit_intercept))
+            if self.fit_intercept:
+                mean = self._weighted_sums(None) / self.sw_sum
+            self._moments = mean, self._weighted_sums(mean) / self.sw_sum
+        return self._moments
+
     def _finish(self, loss, grad, params):
         """Return the smooth part of f and its gradient from the data sums."""
         grad /= self.sw_sum

@@ -13,6 +13,8 @@ from scipy import linalg, optimize
 from scipy.linalg import lapack
 from scipy.sparse import linalg as sparse_linalg
 
+from sklse._objective import _unpack
+
 __all__ = ["cg_solver", "cholesky_solver", "newton"]
 
 _CG_PRODUCTS = 200  # Hessian-vector products per Newton-CG step, at most
@@ -140,12 +142,12 @@ def cholesky_solver(loss):
     classes and no L1 term the step comes from the margin's system instead
     (:func:`_margin_step`), where the loss has one.
     """
-    margin = _margin_entries(loss) if hasattr(loss, "margin_hessian") else None
+    margin = loss.n_classes == 2 and hasattr(loss, "margin_hessian")
     null_all = _null_directions(loss, None)
 
     def solve(params, free, gradient, damping=0.0):
-        if margin is not None and free is None and not damping:
-            return _margin_step(loss, margin, params, gradient)
+        if margin and free is None and not damping:
+            return _margin_step(loss, params, gradient)
         hessian = loss.hessian(params)
         scale = np.trace(hessian) / (len(hessian) * loss.n_classes)
         rhs = -gradient  # a new array
@@ -173,43 +175,36 @@ def cholesky_solver(loss):
     return solve
 
 
-def _margin_entries(loss):
-    """Return the (2, d~) entries of each class in ``params``; None: not two classes."""
-    if loss.n_classes != 2:
-        return None
-    n_features = loss.n_dof // 2 - int(loss.fit_intercept)
-    entries = n_features * np.arange(2)[:, np.newaxis] + np.arange(n_features)
-    if loss.fit_intercept:
-        entries = np.c_[entries, 2 * n_features + np.arange(2)]
-    return entries
-
-
-def _margin_step(loss, entries, params, gradient):
+def _margin_step(loss, params, gradient):
     """Return :func:`cholesky_solver`'s step for two classes, on a quarter of H.
 
-    With class k's entries ``v_k`` (``entries[k]``: coefficients, then
-    intercept), a vector is ``[-a, a] + [c, c]`` with ``a = (v_1 - v_0) / 2`` and
-    ``c = (v_1 + v_0) / 2``; the Hessian maps ``[-q, q]`` to ``[-M q, M q]``
+    With class k's entries ``v_k`` (its coefficients, then its intercept), a
+    vector is ``[-a, a] + [c, c]`` with ``a = (v_1 - v_0) / 2`` and ``c = (v_1 +
+    v_0) / 2``; the Hessian maps ``[-q, q]`` to ``[-M q, M q]``
     (:meth:`~sklse._loss.SoftmaxLoss.margin_hessian`) and ``[q, q]`` to alpha
     times it. So the step is ``[-q, q] + [s, s]`` with ``M q = -a`` and ``s = -c
     / alpha`` on the coefficients, and none along the intercepts' sum (nor along
     the coefficients' sums without a penalty): the null directions, where
     :func:`cholesky_solver` takes none either.
     """
-    n_features = loss.n_dof // 2 - int(loss.fit_intercept)
-    zero, one = gradient[entries]
-    half_difference, mean = 0.5 * (one - zero), 0.5 * (one + zero)
+    fit_intercept = loss.fit_intercept
+    coef, intercept = _unpack(gradient, 2, fit_intercept)
+    half_difference = 0.5 * (coef[1] - coef[0])
+    if fit_intercept:
+        half_difference = np.r_[half_difference, 0.5 * (intercept[1] - intercept[0])]
     margin = loss.margin_hessian(params)
     factor, info = lapack.dpotrf(margin)
     if info == 0:
         q = lapack.dpotrs(factor, -half_difference)[0]
     if info != 0 or not half_difference @ q < 0:  # as in cholesky_solver
         q = linalg.lstsq(margin, -half_difference, check_finite=False)[0]
-    symmetric = np.zeros_like(mean)
-    if loss.alpha > 0:
-        symmetric[:n_features] = -mean[:n_features] / loss.alpha
     step = np.empty_like(params)
-    step[entries[0]], step[entries[1]] = symmetric - q, symmetric + q
+    step_coef, step_intercept = _unpack(step, 2, fit_intercept)
+    symmetric = 0.0 if loss.alpha == 0 else -0.5 * (coef[1] + coef[0]) / loss.alpha
+    n_features = coef.shape[1]
+    step_coef[0], step_coef[1] = symmetric - q[:n_features], symmetric + q[:n_features]
+    if fit_intercept:
+        step_intercept[:] = [-q[n_features], q[n_features]]
     return step
 
 

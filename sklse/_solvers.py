@@ -460,20 +460,50 @@ def _newton_cholesky(x, monitor, max_iter):
 
 
 def _then_newton(result, monitor, max_iter, solve=cg_solver, **options):
-    """Continue a scipy solver that stopped short of ``tol`` with Newton-CG steps.
+    """Continue a scipy solver that stopped short of ``tol`` with Newton steps.
 
     scipy's solvers stop when f no longer decreases in floating point, which can be
     above ``tol`` (L-BFGS at max|grad f| ~ 1e-9 on iris); :func:`newton` then
-    judges progress on the gradient. Nothing is done once ``tol`` is met, after
+    judges progress on the gradient. Where ``tol`` is met, the fit ends there,
+    unless ``tol`` is at the floor: then :func:`_to_the_floor` with Newton-CG
+    steps (a step or two from a point that meets ``tol``). Nothing is done after
     ``max_iter`` iterations, or when a callback stopped the fit.
     """
     x = result.x
     if monitor.problem.keeps_best and monitor.answer is not None:
         x = monitor.answer
     remaining = max_iter - monitor.n_iter
-    if monitor.interrupted or remaining <= 0 or monitor.measure(x)[1] <= monitor.tol:
-        return optimize.OptimizeResult(x=x, message=result.message)
-    return newton(x, monitor, remaining, solve(monitor.loss), **options)
+    done = optimize.OptimizeResult(x=x, message=result.message)
+    if monitor.interrupted or remaining <= 0:
+        return done
+    if monitor.measure(x)[1] > monitor.tol:
+        return newton(x, monitor, remaining, solve(monitor.loss), **options)
+    if monitor.tol > _FLOOR_TOL:
+        return done
+    return _to_the_floor(done, monitor, remaining, cg_solver(monitor.loss))
+
+
+_FLOOR_TOL = np.sqrt(np.finfo(np.float64).eps)  # 1.5e-8
+
+
+def _to_the_floor(done, monitor, max_iter, solve):
+    """Newton steps from an answer that meets a ``tol`` at the floor, to the floor.
+
+    A gradient below ``sqrt(eps)`` asks for the float64 floor of f: the fall it
+    still allows, of order ``tol**2``, is f's rounding. A first-order answer
+    there can still be far above the floor in f where the problem is
+    ill-conditioned (L-BFGS on standardised digits met ``tol = 1e-8`` 8e-12
+    above f*, relative), and the steps square that gap: they go on until the
+    last one's decrement is f's rounding. If they leave ``tol`` unmet (an L1
+    step that changed the signs), ``done``, which meets it, is the answer.
+    """
+    met = (monitor.answer, monitor.answer_optimality, monitor.best)
+    rounding = np.finfo(np.float64).eps * abs(monitor.best)
+    polished = newton(done.x, monitor, max_iter, solve, decrement=rounding)
+    if monitor.answer_optimality <= monitor.tol or monitor.interrupted:
+        return polished
+    monitor.answer, monitor.answer_optimality, monitor.best = met
+    return done
 
 
 _MAX_DENSE_DOF = 2048  # a dense Hessian of at most 32 MiB

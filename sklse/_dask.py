@@ -121,6 +121,7 @@ class DaskSoftmaxLoss(ScaledObjective):
         n_samples, n_features = X.shape
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.n_classes, self.fit_intercept = n_classes, fit_intercept
+        self.dtype = X.dtype  # the evaluations' precision, as SoftmaxLoss.dtype
         sw_sum = float(
             n_samples
             if sample_weight is None

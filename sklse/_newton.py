@@ -32,9 +32,12 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     g^T H^-1 g`` of the last step (a second-order estimate of ``f - f*`` where it
     was taken, which the step then squares) to be at most ``decrement``:
     LogisticRegression's newton-cholesky's test with ``tol``, because on
-    ill-conditioned problems a small gradient does not mean a small gap;
-    ``decrement=0`` goes on to the float64 floor. Stops when no step makes
-    progress (the float64 floor), or after ``max_iter`` steps.
+    ill-conditioned problems a small gradient does not mean a small gap. A
+    decrement within f's rounding (``eps * |f|``, eps of the evaluations'
+    precision ``loss.dtype``) counts as met: a smaller one cannot be told from
+    0, and float32 data stalled there, each step a line search of rounding;
+    ``decrement=0`` goes on to that floor. Stops when no step makes progress
+    (the floor), or after ``max_iter`` steps.
 
     With ``damped``, on an orthant (an L1 term), a step that makes no progress
     is tried once more damped (``solve``'s ``damping``, as Levenberg and
@@ -46,11 +49,12 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     again, whose convergence near the optimum the damping would slow.
     """
     problem, tol = monitor.problem, monitor.tol
+    eps = np.finfo(monitor.loss.dtype).eps
     value, optimality = monitor.measure(x)
     params, message = problem.to_params(x), "max_iter reached"
     last_decrement, decrement = (0.0, 0.0) if decrement is None else (np.inf, decrement)
     for _ in range(max_iter):
-        if optimality <= tol and last_decrement <= decrement:
+        if optimality <= tol and last_decrement <= max(decrement, eps * abs(value)):
             return optimize.OptimizeResult(x=x, message="tol reached")
         free, gradient, sign = problem.newton_system(x, monitor(x)[1])
         dampings = [0.0]
@@ -63,8 +67,9 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
             # the rounding of a singular Hessian; the damped step is tried at once.
             found = None
             if damping == dampings[-1] or 0 < -0.5 * slope <= value:
+                noise = 64 * eps * abs(value)
                 at = (value, optimality)
-                found = _line_search(monitor, params, step, sign, slope, at)
+                found = _line_search(monitor, params, step, sign, slope, at, noise)
             if found is not None:
                 break
         if found is None:
@@ -79,18 +84,17 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     return optimize.OptimizeResult(x=x, message=message)
 
 
-def _line_search(monitor, params, step, sign, slope, at):
+def _line_search(monitor, params, step, sign, slope, at, noise):
     """Return ``(params, x, f, optimality)`` after the step, or None: no progress.
 
     Where f's predicted fall (``-slope``, the Newton model's ``-2 (f(x+p) - f(x))``)
-    is above its rounding, steps of length 1, 1/2, 1/4, ... are tried until f
+    is above its rounding ``noise``, steps of length 1, 1/2, 1/4, ... are tried until f
     falls by the Armijo rule. Below it, near the float64 floor, a fall of f
     cannot be told from rounding: progress is judged on the gradient, and the full
     step is taken if it halves ``max|grad f|`` (a Newton step near the optimum
     does far better) without raising f beyond rounding.
     """
     problem, (value, optimality) = monitor.problem, at
-    noise = 64 * np.finfo(np.float64).eps * abs(value)
     flat = -slope <= noise
     for halving in range(1 if flat else _HALVINGS):
         trial = problem.project(params + 0.5**halving * step, sign)

@@ -299,9 +299,8 @@ def _orthant_newton(result, monitor, max_iter):
     if monitor.interrupted or monitor.n_iter >= max_iter:
         return optimize.OptimizeResult(x=x, message=result.message)
     solve = cholesky_solver(monitor.loss)
-    floor = np.finfo(monitor.loss.dtype).eps * monitor.best  # f's rounding
     remaining = max_iter - monitor.n_iter
-    polished = newton(x, monitor, remaining, solve, decrement=floor, damped=True)
+    polished = newton(x, monitor, remaining, solve, decrement=0.0, damped=True)
     if monitor.answer_optimality <= monitor.tol or monitor.interrupted:
         return polished
     # The signs were not yet the optimum's (a step freed or zeroed coefficients)
@@ -494,12 +493,12 @@ def _to_the_floor(done, monitor, max_iter, solve):
     there can still be far above the floor in f where the problem is
     ill-conditioned (L-BFGS on standardised digits met ``tol = 1e-8`` 8e-12
     above f*, relative), and the steps square that gap: they go on until the
-    last one's decrement is f's rounding. If they leave ``tol`` unmet (an L1
+    last one's decrement is f's rounding (in the evaluations' precision: float32
+    data's floor is float32's). If they leave ``tol`` unmet (an L1
     step that changed the signs), ``done``, which meets it, is the answer.
     """
     met = (monitor.answer, monitor.answer_optimality, monitor.best)
-    rounding = np.finfo(np.float64).eps * abs(monitor.best)
-    polished = newton(done.x, monitor, max_iter, solve, decrement=rounding)
+    polished = newton(done.x, monitor, max_iter, solve, decrement=0.0)
     if monitor.answer_optimality <= monitor.tol or monitor.interrupted:
         return polished
     monitor.answer, monitor.answer_optimality, monitor.best = met
@@ -632,7 +631,7 @@ def minimize(
         smooth part of f, ``l1`` (its L1 strength), ``n_classes``, ``n_dof``,
         ``fit_intercept``, ``sw_sum`` and ``scale`` (from f to F, for reporting);
         for the Newton steps of small problems also ``hessian(params)``, ``alpha``
-        and ``dtype`` (the precision of its evaluations).
+        and ``dtype`` (the precision of its evaluations, the rounding of f).
     params : ndarray of shape (n_dof,)
         Starting point; copied to float64, never modified.
     solver : {"lbfgs", "newton-cg", "trust-ncg"}, default="lbfgs"

@@ -121,6 +121,26 @@ def test_tol_below_the_floor_says_so_with_the_gradient_reached():
     assert model.n_iter_[0] < model.max_iter
 
 
+def test_float32_newton_steps_stop_at_float32_rounding(monkeypatch):
+    # newton-cg's Newton finish judged f's rounding by float64's eps: on float32
+    # data it took line searches of rounding (462 evaluations) and warned.
+    X, y = datasets.make_classification(
+        2000, 30, n_informative=15, n_classes=5, random_state=0
+    )
+    evaluations, loss_gradient = [], SoftmaxLoss.loss_gradient
+    monkeypatch.setattr(
+        SoftmaxLoss,
+        "loss_gradient",
+        lambda self, params: evaluations.append(1) or loss_gradient(self, params),
+    )
+    model = SoftmaxRegression(solver="newton-cg", tol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X.astype(np.float32), y)
+    assert model.gradient_norm_ <= 1e-6
+    assert len(evaluations) <= 150
+
+
 def _unscaled():
     """Bundled datasets as they come, and the sklse C equal to LR's default C=1."""
     for name in ("iris", "wine", "breast_cancer", "digits"):

@@ -330,3 +330,24 @@ def test_lbfgs_on_unscaled_features_meets_tol_quickly():
     F = objective(X, y, coef, result.params[-3:], 1.0)
     F_reference = objective(X, y, reference.coef_, reference.intercept_, 1.0)
     assert F == pytest.approx(F_reference, rel=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lbfgs_on_standardized_features_takes_logistic_regressions_path(seed):
+    # The change of variables is relative to a standardised feature: the identity
+    # there (up to the intercepts' alpha), so that L-BFGS stops where LR's lbfgs
+    # does at tol=1e-4. With the curvatures made 1 instead, its first step was
+    # another, and the fits ended 5e-4 to 1e-3 apart in coef.
+    from sklearn.datasets import make_classification
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(
+        3000, 20, n_informative=10, n_classes=5, random_state=seed
+    )
+    X = StandardScaler().fit_transform(X)
+    loss = SoftmaxLoss(X, y, 5)
+    result = minimize(loss, np.zeros(loss.n_dof), solver="lbfgs", tol=1e-4)
+    reference = LogisticRegression().fit(X, y)
+    assert result.n_iter == reference.n_iter_[0]
+    coef = result.params[:-5].reshape(5, -1)
+    assert_allclose(coef, reference.coef_, atol=1e-4)

@@ -15,7 +15,7 @@ from scipy.sparse import linalg as sparse_linalg
 
 from sklse._objective import _unpack
 
-__all__ = ["cg_solver", "cholesky_solver", "newton"]
+__all__ = ["cg_solver", "cholesky_solver", "newton", "rounding"]
 
 _CG_PRODUCTS = 200  # Hessian-vector products per Newton-CG step, at most
 _HALVINGS = 40  # step halvings before a Newton step is given up: 2**-40 ~ 1e-12
@@ -67,7 +67,7 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
             # the rounding of a singular Hessian; the damped step is tried at once.
             found = None
             if damping == dampings[-1] or 0 < -0.5 * slope <= value:
-                noise = 64 * eps * abs(value)
+                noise = rounding(monitor.loss, value)
                 at = (value, optimality)
                 found = _line_search(monitor, params, step, sign, slope, at, noise)
             if found is not None:
@@ -82,6 +82,15 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
         except StopIteration:
             break
     return optimize.OptimizeResult(x=x, message=message)
+
+
+def rounding(loss, value):
+    """Return the rounding of f at ``value``: ``64 eps |f|``, eps of ``loss.dtype``.
+
+    Falls of f below it are not told from rounding: the line search judges the
+    gradient there, and a scipy solver gives way (:mod:`sklse._solvers`).
+    """
+    return 64 * np.finfo(loss.dtype).eps * abs(value)
 
 
 def _line_search(monitor, params, step, sign, slope, at, noise):

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize
 
-from sklse._newton import cg_solver, cholesky_solver, newton
+from sklse._newton import cg_solver, cholesky_solver, newton, rounding
 from sklse._threads import one_blas_thread
 
 __all__ = ["SOLVERS", "SolverResult"]
@@ -199,6 +199,7 @@ class _Monitor:
         self.last = self.iterate = None  # (x, value, grad)
         self.answer = None  # x of the iterate the solver would return now
         self.best = self.answer_optimality = np.inf  # f and optimality there
+        self.fall = np.inf  # of f, from the answer before to this one
         self.history = []  # the smallest answer_optimality so far, per iteration
         self.give_way = None  # callable(monitor): stop scipy to switch solver
 
@@ -235,6 +236,7 @@ class _Monitor:
         value = self.problem.true_value(x, value)
         optimality = self.problem.optimality(x, grad)
         if answer or not self.problem.keeps_best or value <= self.best:
+            self.fall = self.best - value
             self.answer, self.best = self.iterate[0], value
             self.answer_optimality = optimality
         self.history.append(min(self.history[-1:] + [self.answer_optimality]))
@@ -446,6 +448,7 @@ def _newton_cg(params, monitor, max_iter):
         value, grad = monitor(params)
         return scale * value, scale * grad
 
+    monitor.give_way = _within_rounding
     result = optimize.minimize(
         scaled,
         params,
@@ -457,7 +460,18 @@ def _newton_cg(params, monitor, max_iter):
         # only the gradient test stops it.
         options={"maxiter": max_iter, "xtol": np.finfo(np.float64).tiny},
     )
+    monitor.give_way = None
     return _then_newton(result, monitor, max_iter)
+
+
+def _within_rounding(monitor):
+    """Whether Newton-CG gives way to :func:`newton`: f's last fall is rounding.
+
+    scipy's Wolfe line search then compares rounding and spends 20-50
+    evaluations on a step (float32 data, where f's rounding is eps32's); the
+    same Newton-CG step in :func:`newton` judges the gradient there.
+    """
+    return monitor.fall <= rounding(monitor.loss, monitor.best)
 
 
 def _newton_cholesky(x, monitor, max_iter):

@@ -123,7 +123,9 @@ def test_tol_below_the_floor_says_so_with_the_gradient_reached():
 
 def test_float32_newton_steps_stop_at_float32_rounding(monkeypatch):
     # newton-cg's Newton finish judged f's rounding by float64's eps: on float32
-    # data it took line searches of rounding (462 evaluations) and warned.
+    # data it took line searches of rounding (462 evaluations) and warned; then
+    # scipy's Wolfe line searches of rounding took 40-50 evaluations a step (155
+    # in all); Newton-CG gives way to sklse's Newton steps there (12).
     X, y = datasets.make_classification(
         2000, 30, n_informative=15, n_classes=5, random_state=0
     )
@@ -138,7 +140,7 @@ def test_float32_newton_steps_stop_at_float32_rounding(monkeypatch):
         warnings.simplefilter("error")
         model.fit(X.astype(np.float32), y)
     assert model.gradient_norm_ <= 1e-6
-    assert len(evaluations) <= 150
+    assert len(evaluations) <= 40
 
 
 def _unscaled():

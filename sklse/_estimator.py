@@ -5,7 +5,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
@@ -92,16 +91,16 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         ``sample_weight``, as LogisticRegression.
     solver : {"auto", "lbfgs", "newton-cg", "trust-ncg", "newton-cholesky"}, \
             default="auto"
-        "lbfgs" is scipy's L-BFGS-B with the analytic gradient, for dense X
-        without an L1 term on standardised variables (each feature centred and
-        scaled, without touching X; the README says how); "newton-cg" and
+        "lbfgs" is scipy's L-BFGS-B with the analytic gradient, without an L1
+        term on standardised variables (each feature centred and scaled, without
+        touching X, dense or sparse; the README says how); "newton-cg" and
         "trust-ncg" are scipy's line-search and trust-region Newton-CG with the
         exact Hessian-vector product (trust-ncg reaches the tightest ``tol``);
         "newton-cholesky" takes Newton steps on the dense Hessian (no L1 term;
-        not on Dask arrays). "auto" is "newton-cg" for sparse X and "lbfgs" with an
-        L1 term; on dense X newton-cholesky where a Hessian costs at most 2**23
-        multiply-adds, else lbfgs, which gives way to newton-cholesky where its
-        rate of progress says Newton is cheaper.
+        not on Dask arrays). "auto" is "lbfgs" with an L1 term; otherwise
+        newton-cholesky where a Hessian costs at most 2**23 multiply-adds, else
+        lbfgs, which gives way to newton-cholesky where its rate of progress says
+        Newton is cheaper.
     tol : float, default=1e-4
         Stop once the largest absolute entry of the gradient of the objective
         divided by ``C * sum(sample_weight)`` is at most ``tol`` (LogisticRegression's
@@ -276,9 +275,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """Return the solver that ``solver="auto"`` stands for on this X and loss."""
         if self.solver != "auto":
             return self.solver
-        if loss.l1 > 0:
-            return "lbfgs"
-        return "newton-cg" if sp.issparse(X) else "auto"
+        return "lbfgs" if loss.l1 > 0 else "auto"
 
     def _set_fitted(self, result, loss, dtype, classes):
         """Set the fitted attributes from the solver's ``result``, all at once.

@@ -700,6 +700,54 @@ class _Buffers:
             self._free.append(pair)
 
 
+def _stored_entries(X, sample_weight, max_entries):
+    """Yield X's stored entries in chunks: ``(columns, weights, values)``.
+
+    ``values`` float64, each entry's column and its row's weight (None: no
+    weights), for CSR (or :class:`CSRRows`) and CSC X alike; a chunk holds the
+    entries of whole rows (CSR) or columns (CSC), at most ``max_entries`` of them
+    unless one row or column holds more.
+    """
+    indptr, n_major = X.indptr, len(X.indptr) - 1
+    start = 0
+    while start < n_major:
+        stop = np.searchsorted(indptr, indptr[start] + max_entries, side="right") - 1
+        stop = min(max(stop, start + 1), n_major)
+        low, high = indptr[start], indptr[stop]
+        majors = np.repeat(np.arange(start, stop), np.diff(indptr[start : stop + 1]))
+        minors = X.indices[low:high]
+        rows, columns = (majors, minors) if X.format == "csr" else (minors, majors)
+        weights = None if sample_weight is None else sample_weight[rows]
+        yield columns, weights, X.data[low:high].astype(np.float64)
+        start = stop
+
+
+def _sparse_weighted_sums(loss, center):
+    """:meth:`SoftmaxLoss._weighted_sums` of sparse X, over its stored entries.
+
+    ``sum_i s_i (x_ij - c_j)^2 = sum_stored s_i x_ij (x_ij - 2 c_j) + c_j^2 S``,
+    the zeros' share in the last term: X stays sparse. It cancels where a
+    feature's mean is large against its spread, by ``eps * mean^2 / variance``
+    relative; the moments only scale L-BFGS's variables, which a few digits do
+    (a negative rounding is 0).
+    """
+    n_features = loss.blocks[0].X.shape[1]
+    total = np.zeros(n_features)
+    for block in loss.blocks:
+        for columns, weights, values in _stored_entries(
+            block.X, block.sample_weight, max(loss._buffers.size, 256)
+        ):
+            if center is not None:
+                values *= values - 2 * center[columns]
+            if weights is not None:
+                values *= weights
+            total += np.bincount(columns, weights=values, minlength=n_features)
+    if center is None:
+        return total
+    total += center**2 * loss.sw_sum
+    return np.maximum(total, 0.0, out=total)
+
+
 class SoftmaxLoss(ScaledObjective):
     """The scaled objective ``f`` of :mod:`sklse._objective` on in-memory data.
 
@@ -797,18 +845,17 @@ class SoftmaxLoss(ScaledObjective):
         self._keep_last_sums = keep_last_sums
         self._last_sums = None  # (params, loss, grad): the data sums last computed
 
-    def feature_moments(self):
-        """:meth:`ScaledObjective.feature_moments`; None for sparse X."""
-        return None if self._sparse else super().feature_moments()
-
     def _weighted_sums(self, center):
         """Return ``sum_i s_i x_i`` (``center`` None) or ``sum_i s_i (x_i -
         center)^2``, float64, over the rows in order.
 
         In row chunks, each a float64 copy overwritten in place of at most a
         buffer's ``n_classes * block_rows`` values (at least 256 rows): no copy of
-        X, and a chunk's peak no larger than the evaluations'.
+        X, and a chunk's peak no larger than the evaluations'. Sparse X:
+        :func:`_sparse_weighted_sums`.
         """
+        if self._sparse:
+            return _sparse_weighted_sums(self, center)
         total = 0.0
         for block in self.blocks:
             n_rows, n_features = len(block.target), block.X.shape[1]

@@ -448,8 +448,25 @@ def test_feature_moments(rng, dtype, fit_intercept, weighted, block_rows):
     assert_allclose(mean, expected, rtol=1e-14)
     assert_allclose(variance, squares, rtol=1e-9)
     assert loss.feature_moments() is loss.feature_moments()  # once
-    sparse = SoftmaxLoss(sp.csr_matrix(X), y, 3, sample_weight)
-    assert sparse.feature_moments() is None
+
+
+@pytest.mark.parametrize("layout", ["csr", "csc"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("block_rows", [None, 16])
+def test_sparse_feature_moments(rng, layout, weighted, block_rows):
+    # Stored entries only, zeros through the sum of weights; a stored column at
+    # 1e3 +- 5 cancels by eps * mean^2 / variance ~ 1e-11 relative.
+    X = sp.random(200, 6, density=0.2, random_state=0, format="csr") * 10
+    X = sp.hstack([X, sp.csr_matrix(rng.normal(1e3, 5, (200, 1)))]).asformat(layout)
+    sample_weight = rng.uniform(0, 2, 200) if weighted else None
+    y = rng.integers(0, 3, 200)
+    loss = SoftmaxLoss(X, y, 3, sample_weight, block_rows=block_rows)
+    mean, variance = loss.feature_moments()
+    dense = X.toarray()
+    expected = np.average(dense, axis=0, weights=sample_weight)
+    squares = np.average((dense - expected) ** 2, axis=0, weights=sample_weight)
+    assert_allclose(mean, expected, rtol=1e-14)
+    assert_allclose(variance, squares, rtol=1e-9)
 
 
 def class_entries(n_features, fit_intercept, n_classes=2):

@@ -388,7 +388,7 @@ def test_lbfgs_meets_tol_in_its_standardised_variables():
     F_star = F(optimum.params)
     reference = LogisticRegression(C=C).fit(X, y)
     lr_gap = objective(X, y, reference.coef_, reference.intercept_, C) / F_star - 1
-    for data in (X.toarray(),):
+    for data in (X, X.toarray()):
         loss = SoftmaxLoss(data, y, n_classes, C=C)
         result = minimize(loss, start, solver="lbfgs", tol=1e-4)
         assert result.converged

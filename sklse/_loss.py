@@ -700,25 +700,33 @@ class _Buffers:
             self._free.append(pair)
 
 
-def _stored_entries(X, sample_weight, max_entries):
+def _stored_entries(X, sample_weight, max_entries, merge=False):
     """Yield X's stored entries in chunks: ``(columns, weights, values)``.
 
     ``values`` float64, each entry's column and its row's weight (None: no
     weights), for CSR (or :class:`CSRRows`) and CSC X alike; a chunk holds the
     entries of whole rows (CSR) or columns (CSC), at most ``max_entries`` of them
-    unless one row or column holds more.
+    unless one row or column holds more. ``merge``: entries stored more than once
+    for one (row, column), which add up (non-canonical X), are added first.
     """
     indptr, n_major = X.indptr, len(X.indptr) - 1
+    n_minor = X.shape[1] if X.format == "csr" else X.shape[0]
     start = 0
     while start < n_major:
-        stop = np.searchsorted(indptr, indptr[start] + max_entries, side="right") - 1
+        end = int(indptr[start]) + max_entries  # a Python int: no int32 wrap
+        stop = np.searchsorted(indptr, end, side="right") - 1
         stop = min(max(stop, start + 1), n_major)
         low, high = indptr[start], indptr[stop]
         majors = np.repeat(np.arange(start, stop), np.diff(indptr[start : stop + 1]))
         minors = X.indices[low:high]
+        values = X.data[low:high].astype(np.float64)
+        if merge:
+            keys, at = np.unique(majors * n_minor + minors, return_inverse=True)
+            values = np.bincount(at, weights=values)
+            majors, minors = np.divmod(keys, n_minor)
         rows, columns = (majors, minors) if X.format == "csr" else (minors, majors)
         weights = None if sample_weight is None else sample_weight[rows]
-        yield columns, weights, X.data[low:high].astype(np.float64)
+        yield columns, weights, values
         start = stop
 
 
@@ -726,16 +734,21 @@ def _sparse_weighted_sums(loss, center):
     """:meth:`SoftmaxLoss._weighted_sums` of sparse X, over its stored entries.
 
     ``sum_i s_i (x_ij - c_j)^2 = sum_stored s_i x_ij (x_ij - 2 c_j) + c_j^2 S``,
-    the zeros' share in the last term: X stays sparse. It cancels where a
-    feature's mean is large against its spread, by ``eps * mean^2 / variance``
-    relative; the moments only scale L-BFGS's variables, which a few digits do
-    (a negative rounding is 0).
+    the zeros' share in the last term, ``S`` the sum of the weights as stored
+    (in X's dtype, as the entries': float32's rounding would not cancel): X
+    stays sparse. It cancels where a feature's mean is large against its
+    spread, by ``eps * mean^2 / variance`` relative; the moments only scale
+    L-BFGS's variables, which a few digits do (a negative rounding is 0).
     """
     n_features = loss.blocks[0].X.shape[1]
-    total = np.zeros(n_features)
+    total, weight_sum = np.zeros(n_features), 0.0
     for block in loss.blocks:
+        stored = block.sample_weight
+        weight_sum += (
+            block.X.shape[0] if stored is None else np.sum(stored, dtype=np.float64)
+        )
         for columns, weights, values in _stored_entries(
-            block.X, block.sample_weight, max(loss._buffers.size, 256)
+            block.X, stored, max(loss._buffers.size, 256), not loss._canonical
         ):
             if center is not None:
                 values *= values - 2 * center[columns]
@@ -744,7 +757,7 @@ def _sparse_weighted_sums(loss, center):
             total += np.bincount(columns, weights=values, minlength=n_features)
     if center is None:
         return total
-    total += center**2 * loss.sw_sum
+    total += center**2 * weight_sum
     return np.maximum(total, 0.0, out=total)
 
 
@@ -834,7 +847,8 @@ class SoftmaxLoss(ScaledObjective):
             # depend on it.
             block_rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
         self.blocks = _split(X, y, sample_weight, n_classes, block_rows)
-        self._sparse = sp.issparse(X)
+        self.sparse = sp.issparse(X)
+        self._canonical = not self.sparse or X.has_canonical_format
         self.n_threads = n_threads
         self._threads_pay = None  # whether they do here: the first evaluation says
         self._buffers = _Buffers(n_classes, len(self.blocks[0].target), X.dtype)
@@ -854,7 +868,7 @@ class SoftmaxLoss(ScaledObjective):
         X, and a chunk's peak no larger than the evaluations'. Sparse X:
         :func:`_sparse_weighted_sums`.
         """
-        if self._sparse:
+        if self.sparse:
             return _sparse_weighted_sums(self, center)
         total = 0.0
         for block in self.blocks:
@@ -876,7 +890,7 @@ class SoftmaxLoss(ScaledObjective):
     def _in_order_sum(self):
         """Return a new :class:`_InOrderSum` for an evaluation's ``R @ X`` where X is
         sparse, else None (each dense block returns its product)."""
-        if not self._sparse:
+        if not self.sparse:
             return None
         k = 1 if self.n_classes == 2 else self.n_classes
         return _InOrderSum(self.blocks[0].X.shape[1], k, self.dtype)

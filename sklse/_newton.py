@@ -33,7 +33,7 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     was taken, which the step then squares) to be at most ``decrement``:
     LogisticRegression's newton-cholesky's test with ``tol``, because on
     ill-conditioned problems a small gradient does not mean a small gap. A
-    decrement within f's rounding (``eps * |f|``, eps of the evaluations'
+    decrement within f's rounding (:func:`rounding`, in the evaluations'
     precision ``loss.dtype``) counts as met: a smaller one cannot be told from
     0, and float32 data stalled there, each step a line search of rounding;
     ``decrement=0`` goes on to that floor. Stops when no step makes progress
@@ -49,12 +49,12 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     again, whose convergence near the optimum the damping would slow.
     """
     problem, tol = monitor.problem, monitor.tol
-    eps = np.finfo(monitor.loss.dtype).eps
     value, optimality = monitor.measure(x)
     params, message = problem.to_params(x), "max_iter reached"
     last_decrement, decrement = (0.0, 0.0) if decrement is None else (np.inf, decrement)
     for _ in range(max_iter):
-        if optimality <= tol and last_decrement <= max(decrement, eps * abs(value)):
+        rounded = rounding(monitor.loss, value)
+        if optimality <= tol and last_decrement <= max(decrement, rounded):
             return optimize.OptimizeResult(x=x, message="tol reached")
         free, gradient, sign = problem.newton_system(x, monitor(x)[1])
         dampings = [0.0]

@@ -70,6 +70,8 @@ class ScaledObjective:
     which divide by ``S`` and add the L2 part; :meth:`objective` adds the L1 part.
     """
 
+    sparse = False  # X a scipy sparse matrix (in-memory loss only)
+
     def _set_penalty(self, n_features, sw_sum, C, l1_ratio):
         """Set ``sw_sum``, ``scale`` (F = scale * f), ``alpha``, ``l1``, ``n_dof``."""
         self.sw_sum = sw_sum

@@ -328,7 +328,9 @@ def _run_lbfgs(params, monitor, max_iter):
     one, where a small gradient in ``params`` can lie far from the optimum (on
     TF-IDF rows at a large C the test in ``params`` alone was met 80% above F*
     after 2 iterations: ``benchmarks/results/loss_constants.md``). On standardised
-    features the two tests are one.
+    features the two tests are one. A ``max_iter`` that ends it between the two
+    returns the last iterate, unconverged (it warns), not the earlier one that
+    met the test in ``params`` alone: that one is the point far from the optimum.
     """
     fun, callback, x, bounds = monitor, monitor.callback, params, monitor.problem.bounds
     change = None if bounds is not None else _Standardized.of(monitor.loss)
@@ -392,7 +394,10 @@ class _Standardized:
         n_classes = loss.n_classes
         start = (n_classes - 1) / n_classes**2
         unit = start + loss.alpha  # a standardised feature's curvature
-        scale = np.sqrt((start * variance + loss.alpha) / unit)
+        # A spread within the moments' rounding (eps * mean^2) is a constant
+        # feature's: its scale then comes from rounding (1e-17 for 0.1 at C=inf).
+        constant = variance <= 64 * np.finfo(np.float64).eps * mean**2
+        scale = np.sqrt((start * np.where(constant, 0.0, variance) + loss.alpha) / unit)
         self.scale = np.where(scale > 0, scale, 1.0)  # a constant feature, no penalty
         self.intercept_scale = np.sqrt(start / unit)
         self.mean, self.n_classes = mean, n_classes
@@ -631,6 +636,11 @@ def _auto(params, monitor, max_iter):
         return _lbfgs(params, monitor, max_iter)
     if _small_hessian(loss):
         return _newton_cholesky(params, monitor, max_iter)
+    if loss.sparse:
+        # No switch to the dense Hessian: cost counts an L-BFGS iteration's dense
+        # products (2 n n_dof), sparse X's are 2 nnz K, and the Hessian's blocks
+        # are made dense, (rows, n_dof) float64 (block_hessian).
+        return _lbfgs(params, monitor, max_iter)
     monitor.give_way = partial(_newton_pays, cost=cost, max_iter=max_iter)
     result = _run_lbfgs(params, monitor, max_iter)
     monitor.give_way = None

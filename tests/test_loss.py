@@ -23,7 +23,9 @@ from scipy.special import logsumexp, softmax
 import sklse._loss
 from sklse._array_api import ArrayAPISoftmaxLoss
 from sklse._loss import (
+    CSRRows,
     SoftmaxLoss,
+    _stored_entries,
     block_hessp,
     block_loss_gradient,
     default_block_rows,
@@ -450,23 +452,85 @@ def test_feature_moments(rng, dtype, fit_intercept, weighted, block_rows):
     assert loss.feature_moments() is loss.feature_moments()  # once
 
 
+def stored_twice(X, layout, rng, dtype=np.float64):
+    """X with a fifth of its entries stored as two halves: non-canonical CSR/CSC."""
+    coo = X.tocoo()
+    twice = rng.random(coo.nnz) < 0.2
+    row, col = np.r_[coo.row, coo.row[twice]], np.r_[coo.col, coo.col[twice]]
+    data = np.r_[np.where(twice, coo.data / 2, coo.data), coo.data[twice] / 2]
+    major, minor, axis = (row, col, 0) if layout == "csr" else (col, row, 1)
+    order = np.argsort(major, kind="stable")
+    indptr = np.r_[0, np.cumsum(np.bincount(major, minlength=X.shape[axis]))]
+    matrix = sp.csr_matrix if layout == "csr" else sp.csc_matrix
+    return matrix((data[order].astype(dtype), minor[order], indptr), shape=X.shape)
+
+
 @pytest.mark.parametrize("layout", ["csr", "csc"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("block_rows", [None, 16])
-def test_sparse_feature_moments(rng, layout, weighted, block_rows):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_sparse_feature_moments(
+    rng, layout, weighted, block_rows, dtype, fit_intercept
+):
     # Stored entries only, zeros through the sum of weights; a stored column at
-    # 1e3 +- 5 cancels by eps * mean^2 / variance ~ 1e-11 relative.
+    # 1e3 +- 5 cancels by eps * mean^2 / variance ~ 1e-11 relative. Entries stored
+    # twice (non-canonical X, which validation passes through) add up. float64
+    # weights of float32 X are kept in float32: their sum in float64 would
+    # cancel by eps32 * mean^2 / variance ~ 2e-3 (the moments' division by that
+    # sum is eps32 off, not more).
     X = sp.random(200, 6, density=0.2, random_state=0, format="csr") * 10
-    X = sp.hstack([X, sp.csr_matrix(rng.normal(1e3, 5, (200, 1)))]).asformat(layout)
+    X = sp.hstack([X, sp.csr_matrix(rng.normal(1e3, 5, (200, 1)))])
+    X = stored_twice(X, layout, rng, dtype)
+    assert not X.has_canonical_format
     sample_weight = rng.uniform(0, 2, 200) if weighted else None
     y = rng.integers(0, 3, 200)
-    loss = SoftmaxLoss(X, y, 3, sample_weight, block_rows=block_rows)
+    loss = SoftmaxLoss(
+        X, y, 3, sample_weight, fit_intercept=fit_intercept, block_rows=block_rows
+    )
     mean, variance = loss.feature_moments()
-    dense = X.toarray()
-    expected = np.average(dense, axis=0, weights=sample_weight)
-    squares = np.average((dense - expected) ** 2, axis=0, weights=sample_weight)
-    assert_allclose(mean, expected, rtol=1e-14)
-    assert_allclose(variance, squares, rtol=1e-9)
+    dense = X.toarray().astype(np.float64)
+    weights = None if sample_weight is None else sample_weight.astype(dtype)
+    expected = np.average(dense, axis=0, weights=weights)
+    if not fit_intercept:  # the model cannot centre: the second moment
+        expected = np.zeros(7)
+    squares = np.average((dense - expected) ** 2, axis=0, weights=weights)
+    rounded = weighted and dtype == np.float32
+    assert_allclose(mean, expected, rtol=1e-6 if rounded else 1e-14)
+    assert_allclose(variance, squares, rtol=1e-6 if rounded else 1e-9)
+
+
+def triples(columns, weights, values):
+    """The entries as sorted (column, weight, value) rows, to compare as sets."""
+    rows = np.column_stack([columns, weights, values])
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+@pytest.mark.parametrize("layout", ["csr", "csc", "rows"])
+@pytest.mark.parametrize("max_entries", [1, 2, 3, 7, 1000])
+def test_stored_entries_chunks(rng, layout, max_entries):
+    # Every stored entry once, with its column and its row's weight, whatever the
+    # chunking (CSR, CSC, CSRRows views of rows 3:9); an empty row and column, and
+    # a matrix without entries. A chunk is whole rows (columns), at most
+    # max_entries of them unless one row (column) holds more.
+    X = sp.random(12, 5, density=0.4, random_state=1, format="lil")
+    X[4, :], X[:, 2] = 0, 0
+    X = X.asformat("csc" if layout == "csc" else "csr")
+    weight = rng.uniform(0, 2, 12)
+    for matrix in (X, 0 * X):
+        matrix.eliminate_zeros()
+        view, weights = matrix, weight
+        if layout == "rows":
+            view, weights = CSRRows.of(matrix, slice(3, 9)), weight[3:9]
+            matrix = matrix[3:9]
+        chunks = list(_stored_entries(view, weights, max_entries))
+        coo = matrix.tocoo()
+        assert sum(len(columns) for columns, _, _ in chunks) == coo.nnz
+        if coo.nnz:
+            found = triples(*map(np.concatenate, zip(*chunks, strict=True)))
+            assert_array_equal(found, triples(coo.col, weights[coo.row], coo.data))
+        longest = max(np.diff(matrix.indptr), default=0)
+        assert all(len(chunk[0]) <= max(max_entries, longest) for chunk in chunks)
 
 
 def class_entries(n_features, fit_intercept, n_classes=2):

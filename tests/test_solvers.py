@@ -393,3 +393,41 @@ def test_lbfgs_meets_tol_in_its_standardised_variables():
         result = minimize(loss, start, solver="lbfgs", tol=1e-4)
         assert result.converged
         assert F(result.params) / F_star - 1 <= min(lr_gap, 1e-4)
+
+
+def test_auto_never_takes_the_dense_hessian_of_sparse_x(monkeypatch):
+    # auto's switch from L-BFGS to newton-cholesky counts an L-BFGS iteration as
+    # dense products (2 n n_dof) and makes the Hessian's blocks dense: on sparse X
+    # neither holds. Made to give way at once, the dense fit takes the Hessian
+    # (the patch works) and the sparse one never does. n_dof = 1204 <= 2048.
+    import sklse._solvers
+
+    monkeypatch.setattr(sklse._solvers, "_newton_pays", lambda *args, **kw: True)
+    calls, hessian = [], SoftmaxLoss.hessian
+    monkeypatch.setattr(
+        SoftmaxLoss, "hessian", lambda self, p: calls.append(1) or hessian(self, p)
+    )
+    X, y = tf_idf_rows(3000, 300, 4, 0.05, seed=0)
+    for data in (X.toarray(), X):
+        calls.clear()
+        loss = SoftmaxLoss(data, y, 4)
+        result = minimize(loss, np.zeros(loss.n_dof), solver="auto", tol=1e-6)
+        assert result.converged
+        assert bool(calls) == (not sp.issparse(data))
+
+
+def test_lbfgs_with_a_constant_feature_and_no_penalty():
+    # A column of 0.1 has a variance about its mean of rounding (~1e-34): at C=inf
+    # its scale came from that (1e-17), and L-BFGS ran 100 iterations to
+    # coefficients of 1e15 without meeting tol. It is a constant feature.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.standard_normal((1000, 3)), np.full(1000, 0.1)])
+    noise = rng.logistic(size=(2, 1000))
+    y = (X[:, 0] + noise[0] > 0).astype(np.intp) + (X[:, 1] + noise[1] > 1)
+    loss = SoftmaxLoss(X, y, 3, C=np.inf)
+    _, variance = loss.feature_moments()
+    assert 0 < variance[-1] < 1e-30  # the rounding this test is about
+    result = minimize(loss, np.zeros(loss.n_dof), solver="lbfgs", tol=1e-6)
+    assert result.converged
+    assert result.n_iter < 50
+    assert np.max(np.abs(result.params)) < 100

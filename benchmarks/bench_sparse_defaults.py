@@ -21,7 +21,7 @@ import datetime
 import numpy as np
 import scipy.sparse as sp
 from bench_fit import RESULTS, machine
-from bench_unscaled import fit, objective, symmetric
+from bench_unscaled import fit, interleaved, objective, symmetric
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
@@ -84,19 +84,7 @@ def run(X, y, C, repeats):
         model = SoftmaxRegression(C=c, solver=solver, tol=1e-10, max_iter=10_000)
         fit(model, X, y)
         f_star = min(f_star, objective(*symmetric(model), X, y, c))
-    labels = list(models(n_classes, C))
-    times, outcome = {label: [] for label in labels}, {}
-    for repeat in range(repeats):
-        shift = repeat % len(labels)
-        for label in labels[shift:] + labels[:shift]:
-            model, c = models(n_classes, C)[label]
-            seconds, warned = fit(model, X, y)
-            times[label].append(seconds)
-            gap = (objective(*symmetric(model), X, y, c) - f_star) / f_star
-            outcome[label] = (int(np.max(model.n_iter_)), warned, gap)
-    return {
-        label: (float(np.median(times[label])), *outcome[label]) for label in labels
-    }
+    return interleaved(lambda: models(n_classes, C), X, y, f_star, repeats)
 
 
 def table(setting, results):

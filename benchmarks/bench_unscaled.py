@@ -103,11 +103,19 @@ def run(X, y, repeats):
         if label != "LR lbfgs":
             fit(model, X, y)
             f_star = min(f_star, objective(*symmetric(model), X, y, c))
-    labels = list(models(n_classes))
+    return interleaved(lambda: models(n_classes), X, y, f_star, repeats)
+
+
+def interleaved(make_models, X, y, f_star, repeats):
+    """Return ``{label: (median seconds, n_iter, warned, gap)}`` of the fits of
+    ``make_models()`` (``{label: (estimator, C of the sklse-form objective)}``),
+    ``repeats`` times each, in a rotated order each time."""
+    labels = list(make_models())
     times, outcome = {label: [] for label in labels}, {}
     for repeat in range(repeats):
-        for label in labels[repeat % 3 :] + labels[: repeat % 3]:
-            model, c = models(n_classes)[label]
+        shift = repeat % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            model, c = make_models()[label]
             seconds, warned = fit(model, X, y)
             times[label].append(seconds)
             gap = (objective(*symmetric(model), X, y, c) - f_star) / f_star

@@ -67,9 +67,8 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
             # the rounding of a singular Hessian; the damped step is tried at once.
             found = None
             if damping == dampings[-1] or 0 < -0.5 * slope <= value:
-                noise = rounding(monitor.loss, value)
                 at = (value, optimality)
-                found = _line_search(monitor, params, step, sign, slope, at, noise)
+                found = _line_search(monitor, params, step, sign, slope, at, rounded)
             if found is not None:
                 break
         if found is None:

@@ -355,6 +355,7 @@ def _run_lbfgs(params, monitor, max_iter):
         callback=callback,
         options={
             "maxiter": max_iter - monitor.n_iter,
+            "maxcor": _LBFGS_MEMORY,
             "maxls": 50,  # scipy's 20 gives up early on badly scaled problems
             # The same max-norm test as ours on params; none on other variables
             # (the callback's test stops it) or on the split L1 problem, where
@@ -367,6 +368,9 @@ def _run_lbfgs(params, monitor, max_iter):
         result.x = change.to_params(result.x)
         monitor.scaled_test = None
     return result
+
+
+_LBFGS_MEMORY = 10  # pairs of L-BFGS-B's Hessian approximation, scipy's default
 
 
 class _Standardized:

@@ -616,7 +616,7 @@ def useful_threads(X, n_classes, n_threads):
     """Return ``n_threads``, or 1 where X has too few blocks for threads to share.
 
     At least 4 default blocks; whether threads then pay on this machine is
-    :class:`SoftmaxLoss`'s first evaluation's to find out (:func:`_probe_threads`).
+    :class:`SoftmaxLoss`'s first evaluations' to find out (:class:`_ThreadProbe`).
     """
     rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
     n_blocks = 1 if _uncuttable(X) else -(-X.shape[0] // rows)
@@ -624,31 +624,50 @@ def useful_threads(X, n_classes, n_threads):
 
 
 _THREAD_GAIN = 0.8  # threads are kept where they cut the time per row to 80 % or less
+_PROBES = 3  # evaluations that time threads: the best time of each way decides
 _clock = time.perf_counter
 
 
-def _probe_threads(function, blocks, n_threads):
-    """Return ``[function(b) for b in blocks]`` and whether threads paid there.
+class _ThreadProbe:
+    """Whether block threads pay here, from the first :data:`_PROBES` evaluations.
 
-    The first half of the blocks runs alone, the rest in ``n_threads`` threads, both
-    timed: no work is added, and the results are the same bits either way. Threads
-    pay when they take at most 80 % of the time per row taken alone (a block's
-    hand-off to a thread and its numpy calls, which hold the GIL, cost a fixed time
-    per block that small blocks do not repay, and a loaded machine has no core to
-    spare).
+    Each probe (:meth:`run`) times half of an evaluation's blocks alone and the
+    rest in threads; threads pay when the best time per row in threads is at most
+    80 % of the best alone (a block's hand-off to a thread and its numpy calls,
+    which hold the GIL, cost a fixed time per block that small blocks do not
+    repay, and a loaded machine has no core to spare). The best of three, not one:
+    on a 2-core VM one probe's threaded half took 0.53 to 1.01 of the time alone
+    from fit to fit where threads halve an evaluation (the other core's steal
+    time; ``benchmarks/results/loss_constants.md``). No work is added, and the
+    results are the same bits either way.
     """
-    half = len(blocks) // 2
-    start = _clock()
-    results = [function(block) for block in blocks[:half]]
-    middle = _clock()
-    results += list(_map(function, blocks[half:], n_threads))
-    end = _clock()
-    rows_alone, rows_threads = (
-        sum(len(block[0].target) for block in part)
-        for part in (blocks[:half], blocks[half:])
-    )
-    alone, threaded = (middle - start) / rows_alone, (end - middle) / rows_threads
-    return results, threaded <= _THREAD_GAIN * alone
+
+    def __init__(self):
+        self.left, self.alone, self.threaded = _PROBES, np.inf, np.inf
+
+    @property
+    def pays(self):
+        """Whether threads pay as far as known (None before the first probe)."""
+        if self.left == _PROBES:
+            return None
+        return self.threaded <= _THREAD_GAIN * self.alone
+
+    def run(self, function, blocks, n_threads):
+        """Return ``[function(b) for b in blocks]``, threads timed against none."""
+        half = len(blocks) // 2
+        start = _clock()
+        results = [function(block) for block in blocks[:half]]
+        middle = _clock()
+        results += list(_map(function, blocks[half:], n_threads))
+        end = _clock()
+        rows_alone, rows_threads = (
+            sum(len(block[0].target) for block in part)
+            for part in (blocks[:half], blocks[half:])
+        )
+        self.alone = min(self.alone, (middle - start) / rows_alone)
+        self.threaded = min(self.threaded, (end - middle) / rows_threads)
+        self.left -= 1
+        return results
 
 
 _executors = {}  # n_threads -> ThreadPoolExecutor: made on first use, kept for reuse
@@ -801,8 +820,8 @@ class SoftmaxLoss(ScaledObjective):
         Rows per block; None: :func:`default_block_rows`, with at least 8 blocks
         where blocks that size are worth a thread, so that threads get blocks.
     n_threads : int, default=1
-        Threads that evaluate blocks side by side, kept where the first evaluation
-        finds that they pay (:func:`_probe_threads`). numpy's GEMM, its ufuncs and
+        Threads that evaluate blocks side by side, kept where the first evaluations
+        find that they pay (:class:`_ThreadProbe`). numpy's GEMM, its ufuncs and
         scipy's sparse kernels release the GIL, so blocks run in parallel; sums over
         blocks keep block order, so results do not depend on ``n_threads``.
     proba_budget : int, default=2**28
@@ -850,7 +869,7 @@ class SoftmaxLoss(ScaledObjective):
         self.sparse = sp.issparse(X)
         self._canonical = not self.sparse or X.has_canonical_format
         self.n_threads = n_threads
-        self._threads_pay = None  # whether they do here: the first evaluation says
+        self._threads = _ThreadProbe()  # whether they pay here
         self._buffers = _Buffers(n_classes, len(self.blocks[0].target), X.dtype)
         self._may_keep = n_samples * n_classes * X.dtype.itemsize <= proba_budget
         self._kept = None  # the blocks' own proba buffers, once hessp asks for them
@@ -917,10 +936,9 @@ class SoftmaxLoss(ScaledObjective):
 
         n_threads = self.n_threads
         if n_threads > 1 and len(pairs) >= 4:
-            if self._threads_pay is None:  # the first evaluation finds out
-                results, self._threads_pay = _probe_threads(run, pairs, n_threads)
-                return results
-            n_threads = n_threads if self._threads_pay else 1
+            if self._threads.left > 0:  # the first evaluations find out
+                return self._threads.run(run, pairs, n_threads)
+            n_threads = n_threads if self._threads.pays else 1
         return _map(run, pairs, n_threads)
 
     def loss_gradient(self, params):

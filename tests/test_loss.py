@@ -1080,7 +1080,7 @@ def test_sparse_blocks_sum_their_products_as_one(rng, n_classes, dtype, kept):
     blocked = SoftmaxLoss(
         X, y, n_classes, sample_weight, block_rows=16, n_threads=3, **budget
     )
-    blocked._threads_pay = True  # no probe: every evaluation on 3 threads
+    blocked._threads.left, blocked._threads.threaded = 0, 0.0  # 3 threads, no probe
     assert len(one.blocks) == 1 and len(blocked.blocks) == 19
     coef = slice(0, n_classes * 5)
     for _ in range(2):  # the buffer starts afresh at each evaluation
@@ -1139,7 +1139,7 @@ def test_a_failing_sparse_block_lets_the_others_finish(rng, monkeypatch):
     X, y, _ = make_data(rng, "csr_matrix", np.float64, False, 300)
     at = [random_params(rng, 3, 5, True) for _ in range(3)]
     loss = SoftmaxLoss(X, y, 3, block_rows=16, n_threads=2)
-    loss._threads_pay = True
+    loss._threads.left, loss._threads.threaded = 0, 0.0  # threads, no probe
     serial = SoftmaxLoss(X, y, 3, block_rows=16)
     real = sklse._loss.block_loss_gradient
 
@@ -1288,26 +1288,36 @@ def test_threads_only_where_blocks_are_many(monkeypatch, shape, n_classes, threa
     assert useful_threads(np.empty(shape), n_classes, 2) == threads
 
 
-@pytest.mark.parametrize("threaded_time, pays", [(0.5, True), (0.9, False)])
-def test_first_evaluation_finds_out_whether_threads_pay(
-    rng, monkeypatch, threaded_time, pays
+@pytest.mark.parametrize(
+    "threaded_times, pays",
+    [((0.9, 0.5, 0.9), True), ((0.9, 0.85, 0.9), False), ((0.5, 0.5, 0.5), True)],
+)
+def test_first_evaluations_find_out_whether_threads_pay(
+    rng, monkeypatch, threaded_times, pays
 ):
     X = rng.standard_normal((8 * 256, 6))
     y = rng.integers(0, 3, len(X))
     params = random_params(rng, 3, 6, True)
-    # The clock at the start, between the halves (4 blocks alone: 1 s) and at the
-    # end (4 blocks in threads).
-    clock = iter([0.0, 1.0, 1.0 + threaded_time])
+    # Per probe, the clock at the start, between the halves (4 blocks alone: 1 s)
+    # and at the end (4 blocks in threads): the best of the three decides.
+    ticks = [t for time in threaded_times for t in (0.0, 1.0, 1.0 + time)]
+    clock = iter(ticks)
     monkeypatch.setattr(sklse._loss, "_clock", lambda: next(clock))
     serial = SoftmaxLoss(X, y, 3, block_rows=256)
     probed = SoftmaxLoss(X, y, 3, block_rows=256, n_threads=2)
-    assert_array_equal(probed.loss_gradient(params)[1], serial.loss_gradient(params)[1])
-    assert probed._threads_pay is pays
+    assert probed._threads.pays is None
+    for step in range(3):
+        point = params + step
+        assert_array_equal(
+            probed.loss_gradient(point)[1], serial.loss_gradient(point)[1]
+        )
+    assert next(clock, None) is None  # three probes, each timed
+    assert probed._threads.pays is pays
     seen = []
     monkeypatch.setattr(
         sklse._loss, "_map", lambda f, blocks, n: seen.append(n) or map(f, blocks)
     )
-    probed.loss_gradient(params + 1)  # the next evaluations follow the answer
+    probed.loss_gradient(params + 3)  # the next evaluations follow the answer
     assert seen == [2 if pays else 1]
 
 

@@ -1,17 +1,18 @@
 """L-BFGS's memory (scipy's ``maxcor``): evaluations to a gap, per problem.
 
-Run ``python benchmarks/bench_lbfgs_memory.py`` (a few minutes; ``--quick`` for
-the small sizes of ``bench_fit.py``). For each problem and each memory ``m`` of
+Run ``python benchmarks/bench_lbfgs_memory.py`` (8 minutes on 2 cores; ``--quick``
+for the small sizes of ``bench_fit.py``). For each problem and each memory ``m`` of
 ``--memories``, sklse's lbfgs runs at ``tol=1e-10`` on one thread and records the
-loss evaluations it has made after each iteration and the objective there; the
+loss evaluations it has made after each iteration and the objective there. The
 table gives the evaluations to a relative objective gap ``(F - F*) / F*`` of 1e-4,
-1e-6 and 1e-9, F* the smallest objective of all runs and of newton-cg at
-``tol=1e-10``, and the run's wall time over its evaluations (L-BFGS-B's own work,
-which grows with ``m``, and the fit's one-time work included). Evaluation counts do not depend on the machine;
-the milliseconds do. Problems: ``bench_fit.py``'s dense and sparse L2 ones,
-scikit-learn's bundled datasets unscaled (as ``bench_unscaled.py`` fits them),
-statsmodels' anes96 and fair when installed, and two of
-``bench_sparse_defaults.py``'s. Writes ``benchmarks/results/bench_lbfgs_memory.md``.
+1e-6 and 1e-9 (F* the smallest objective of all runs and of newton-cg at
+``tol=1e-10``) and the run's wall time over its evaluations (L-BFGS-B's own work,
+which grows with ``m``, and the fit's one-time work included). Evaluation counts
+do not depend on the machine; the milliseconds do. Problems: the dense and sparse
+L2 ones of ``bench_fit.py``, scikit-learn's bundled datasets unscaled (as
+``bench_unscaled.py`` fits them), statsmodels' anes96 and fair when installed, and
+two of ``bench_sparse_defaults.py``'s. Writes
+``benchmarks/results/bench_lbfgs_memory.md``.
 """
 
 import argparse

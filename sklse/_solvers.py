@@ -332,27 +332,15 @@ def _run_lbfgs(params, monitor, max_iter):
     returns the last iterate, unconverged (it warns), not the earlier one that
     met the test in ``params`` alone: that one is the point far from the optimum.
     """
-    fun, callback, x, bounds = monitor, monitor.callback, params, monitor.problem.bounds
-    change = None if bounds is not None else _Standardized.of(monitor.loss)
-    if change is not None:
-
-        def fun(y):
-            value, grad = monitor(change.to_params(y))
-            return value, change.gradient(grad)
-
-        def callback(intermediate_result):
-            at = optimize.OptimizeResult(x=change.to_params(intermediate_result.x))
-            monitor.callback(at)
-
-        x = change.to_y(params)
-        monitor.scaled_test = lambda grad: change.optimality(grad) <= monitor.tol
+    on = _OnY(monitor)
+    bounds = monitor.problem.bounds
     result = optimize.minimize(
-        fun,
-        x,
+        on.fun,
+        on.to_y(params),
         method="L-BFGS-B",
         jac=True,
         bounds=bounds,
-        callback=callback,
+        callback=on.callback,
         options={
             "maxiter": max_iter - monitor.n_iter,
             "maxcor": _LBFGS_MEMORY,
@@ -360,21 +348,68 @@ def _run_lbfgs(params, monitor, max_iter):
             # The same max-norm test as ours on params; none on other variables
             # (the callback's test stops it) or on the split L1 problem, where
             # scipy's projected gradient can be below our measure.
-            "gtol": monitor.tol if change is None and bounds is None else 0.0,
+            "gtol": monitor.tol if on.change is None and bounds is None else 0.0,
             "ftol": 0.0,  # never stop on a small decrease of f alone
         },
     )
-    if change is not None:
-        result.x = change.to_params(result.x)
-        monitor.scaled_test = None
-    return result
+    return on.done(result)
+
+
+class _OnY:
+    """A fit as scipy sees it on the variables ``y`` of :class:`_Standardized`.
+
+    ``fun`` (value and gradient, times ``scale``), ``hessp`` and ``callback`` in
+    ``y``, for a monitor that sees ``params``; the callback's stop also needs
+    ``tol`` met in ``y`` (``monitor.scaled_test``) until :meth:`done`. Where the
+    loss has no feature moments, or on the box of an L1 fit, ``y`` is ``x``.
+    """
+
+    def __init__(self, monitor, scale=1.0):
+        self.monitor, self.scale = monitor, scale
+        change = None
+        if monitor.problem.bounds is None:
+            change = _Standardized.of(monitor.loss)
+        self.change = change
+        if change is not None:
+            monitor.scaled_test = lambda grad: change.optimality(grad) <= monitor.tol
+
+    def to_y(self, x):
+        return x if self.change is None else self.change.to_y(x)
+
+    def to_x(self, y):
+        return y if self.change is None else self.change.to_params(y)
+
+    def fun(self, y):
+        value, grad = self.monitor(self.to_x(y))
+        if self.change is not None:
+            grad = self.change.gradient(grad)
+        return self.scale * value, self.scale * grad
+
+    def hessp(self, y, direction):
+        product = self.monitor.loss.hessp(self.to_x(y), self.to_x(direction))
+        if self.change is not None:
+            product = self.change.gradient(product)
+        return self.scale * product
+
+    def callback(self, intermediate_result):
+        at = intermediate_result
+        if self.change is not None:
+            at = optimize.OptimizeResult(x=self.change.to_params(at.x))
+        self.monitor.callback(at)
+
+    def done(self, result):
+        """Return scipy's ``result`` with ``x`` in the monitor's variables."""
+        result.x = self.to_x(result.x)
+        self.monitor.scaled_test = None
+        return result
 
 
 _LBFGS_MEMORY = 10  # pairs of L-BFGS-B's Hessian approximation, scipy's default
 
 
 class _Standardized:
-    """The change of variables that L-BFGS runs on: the features standardised.
+    """The change of variables that L-BFGS, Newton-CG and trust-ncg run on
+    (:class:`_OnY`): the features standardised.
 
     ``params = T y`` with ``W = V / scale`` (column j of W divided by ``scale_j``)
     and ``b = beta / intercept_scale - W mean``: the model of centred features,
@@ -450,43 +485,39 @@ class _Standardized:
 
 
 def _trust_ncg(params, monitor, max_iter):
+    on = _OnY(monitor)
     result = optimize.minimize(
-        monitor,
-        params,
+        on.fun,
+        on.to_y(params),
         method="trust-ncg",
         jac=True,
-        hessp=monitor.loss.hessp,
-        callback=monitor.callback,
+        hessp=on.hessp,
+        callback=on.callback,
         # gtol bounds the 2-norm, so scipy never stops before our max-norm test.
         options={"maxiter": max_iter, "gtol": monitor.tol},
     )
-    return _then_newton(result, monitor, max_iter)
+    return _then_newton(on.done(result), monitor, max_iter)
 
 
 def _newton_cg(params, monitor, max_iter):
     # scipy's Newton-CG ends its CG loop once the curvature p.Hp <= 3 * eps, an
     # absolute test that stalls it near max|grad f| ~ 1e-8 on our order-one f; it
     # is handed S * f (S = total sample weight), which moves that floor ~S^3 lower.
-    scale = monitor.loss.sw_sum
-
-    def scaled(params):
-        value, grad = monitor(params)
-        return scale * value, scale * grad
-
+    on = _OnY(monitor, scale=monitor.loss.sw_sum)
     monitor.give_way = _within_rounding
     result = optimize.minimize(
-        scaled,
-        params,
+        on.fun,
+        on.to_y(params),
         method="Newton-CG",
         jac=True,
-        hessp=lambda params, direction: scale * monitor.loss.hessp(params, direction),
-        callback=monitor.callback,
+        hessp=on.hessp,
+        callback=on.callback,
         # scipy also stops Newton-CG on a small step (xtol); set below reach, so that
         # only the gradient test stops it.
         options={"maxiter": max_iter, "xtol": np.finfo(np.float64).tiny},
     )
     monitor.give_way = None
-    return _then_newton(result, monitor, max_iter)
+    return _then_newton(on.done(result), monitor, max_iter)
 
 
 def _within_rounding(monitor):

@@ -95,7 +95,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         term on standardised variables (each feature centred and scaled, without
         touching X, dense or sparse; the README says how); "newton-cg" and
         "trust-ncg" are scipy's line-search and trust-region Newton-CG with the
-        exact Hessian-vector product (trust-ncg reaches the tightest ``tol``);
+        exact Hessian-vector product, on the same variables (trust-ncg reaches
+        the tightest ``tol``);
         "newton-cholesky" takes Newton steps on the dense Hessian (no L1 term;
         not on Dask arrays). "auto" is "lbfgs" with an L1 term; otherwise
         newton-cholesky where a Hessian costs at most 2**23 multiply-adds, else

@@ -10,7 +10,8 @@ With an L1 term, ``grad f`` is its smallest subgradient (:meth:`_SplitL1.optimal
 scipy's own tests are set to agree with it or to be stricter (``ftol=0`` for L-BFGS-B;
 ``gtol`` on the 2-norm, which bounds the max-norm, for trust-ncg); :class:`_Monitor`
 checks the max-norm after each iteration and stops scipy through ``StopIteration``.
-L-BFGS on standardised variables also meets the test in them (:func:`_run_lbfgs`).
+L-BFGS, Newton-CG and trust-ncg run on standardised variables and also meet the
+test in them (:class:`_OnY`).
 """
 
 from functools import partial
@@ -425,7 +426,7 @@ class _Standardized:
     L-BFGS takes LogisticRegression's path: it is invariant to one factor on
     every variable but for its first step, ``1 / |grad|`` long, and with the
     curvatures made 1 medium's default fit ended 1.4e-7 above F*, LR's 4.1e-8.
-    ``tol`` bounds the gradient in ``params`` and in ``y`` (:func:`_run_lbfgs`).
+    ``tol`` bounds the gradient in ``params`` and in ``y`` (:class:`_OnY`).
     Without an intercept the features are scaled, not centred.
     """
 

@@ -297,12 +297,14 @@ def _times_X(block, R):
     return product.T.astype(np.float64)
 
 
-def _exp_terms(block, coef, intercept):
+def _exp_terms(block, coef, intercept, *, restore=True):
     """Write ``t = z - max_k z`` into ``logits`` and ``e = exp(t)`` into ``proba``.
 
     Returns ``e_y`` and ``rest = sum_{k != y} e_k`` per row, ``rest`` summed with the
     label's term left out, so that it keeps the digits the row loss needs (see
-    :func:`block_loss_gradient`); ``e_y + rest`` is the row's total.
+    :func:`block_loss_gradient`); ``e_y + rest`` is the row's total. Without
+    ``restore`` the label's entries of ``proba`` are left 0 (a caller that writes
+    them anyway saves a pass).
     """
     logits, proba, target = block.logits, block.proba, block.target
     _linear(block, coef, intercept, logits)
@@ -311,7 +313,8 @@ def _exp_terms(block, coef, intercept):
     e_target = proba.ravel()[target]
     proba.ravel()[target] = 0
     rest = proba.sum(axis=0)
-    proba.ravel()[target] = e_target
+    if restore:
+        proba.ravel()[target] = e_target
     return e_target, rest
 
 
@@ -346,29 +349,32 @@ def block_loss_gradient(block, coef, intercept, keep_proba=True):
     target, n_classes = block.target, len(proba)
     # Row loss = logsumexp(z) - z_y = log(sum_k e_k / e_y) = log1p(rest / e_y): precise
     # where the loss is small (e_y = 1 and a small rest, whose digits 1 + rest loses).
-    e_target, rest = _exp_terms(block, coef, intercept)
+    e_target, rest = _exp_terms(block, coef, intercept, restore=False)
     total = rest + e_target
     with np.errstate(all="ignore"):  # the rows where this fails are redone below
         row_loss = np.log1p(rest / e_target)
     # Where e_y nears underflow it has lost digits (and rest / e_y may overflow): the
     # loss is large there (t_y < log(K * tiny)) and log(total) - t_y exact enough.
     # Rows with a non-finite logit (total not in [1, K]) take that path too, to the
-    # inf or nan of scipy.special.logsumexp(z) - z_y.
-    exact = (e_target >= np.finfo(proba.dtype).tiny * n_classes) & (total <= n_classes)
-    if not exact.all():
-        lost = ~exact
+    # inf or nan of scipy.special.logsumexp(z) - z_y. (Two reductions test every
+    # row at once, a nan failing them; the mask only where one fails.)
+    tiny = np.finfo(proba.dtype).tiny * n_classes
+    if not (e_target.min(initial=1) >= tiny and total.max(initial=1) <= n_classes):
+        lost = ~((e_target >= tiny) & (total <= n_classes))
         row_loss[lost] = np.log(total[lost]) - logits.ravel()[target[lost]]
     inverse_total = 1 / total
-    proba *= inverse_total
-    # The residual P - Y, whose target entries are p_y - 1 (p_y = e_y / total as in
-    # proba, rounded alike): in place of P, or, to keep P, in the spent logits.
+    proba *= inverse_total  # P but for the label's entries, 0 here
+    # p_y = e_y / total, rounded as P's other entries. The residual P - Y (p_y - 1
+    # at the label) in place of P, or, to keep P, in the spent logits.
+    p_target = e_target * inverse_total
     residual = proba
     if keep_proba:
+        proba.ravel()[target] = p_target
         residual = logits
         np.copyto(residual, proba)
-    residual.ravel()[target] = e_target * inverse_total - 1
+    residual.ravel()[target] = p_target - 1
     if sample_weight is None:
-        loss = np.sum(row_loss, dtype=np.float64)
+        loss = row_loss.sum(dtype=np.float64)
     else:
         loss = np.dot(sample_weight.astype(np.float64), row_loss)
         residual *= sample_weight

@@ -109,10 +109,9 @@ class ScaledObjective:
         grad /= self.sw_sum
         if self.alpha == 0:  # no L2 term (and no 0 * inf for huge coef)
             return loss / self.sw_sum, grad
-        coef, _ = _unpack(params, self.n_classes, self.fit_intercept)
-        grad_coef, _ = _unpack(grad, self.n_classes, self.fit_intercept)
-        grad_coef += self.alpha * coef
-        penalty = 0.5 * self.alpha * float(np.dot(coef.ravel(), coef.ravel()))
+        coef = _unpack(params, self.n_classes, self.fit_intercept)[0].reshape(-1)
+        grad[: coef.size] += self.alpha * coef  # coef's entries come first
+        penalty = 0.5 * self.alpha * float(np.dot(coef, coef))
         return loss / self.sw_sum + penalty, grad
 
     def _finish_hessp(self, result, direction):

@@ -14,6 +14,7 @@ L-BFGS, Newton-CG and trust-ncg run on standardised variables and also meet the
 test in them (:class:`_OnY`).
 """
 
+import math
 from functools import partial
 from typing import NamedTuple
 
@@ -62,7 +63,7 @@ class _Smooth:
     @staticmethod
     def optimality(x, grad):
         """Return ``max |grad f|``."""
-        return np.max(np.abs(grad), initial=0.0)
+        return np.abs(grad).max(initial=0.0)
 
     @staticmethod
     def newton_system(x, grad):
@@ -231,7 +232,9 @@ class _Monitor:
         gradient).
         """
         self.n_iter += 1
-        if self.iterate is None or not np.array_equal(x, self.iterate[0]):
+        if self.last is not None and x is self.last[0]:  # from _OnY.callback
+            self.iterate = self.last
+        elif self.iterate is None or not np.array_equal(x, self.iterate[0]):
             self.iterate = (
                 self.last
                 if np.array_equal(x, self.last[0])
@@ -244,7 +247,8 @@ class _Monitor:
             self.fall = self.best - value
             self.answer, self.best = self.iterate[0], value
             self.answer_optimality = optimality
-        self.history.append(min(self.history[-1:] + [self.answer_optimality]))
+        best = self.answer_optimality
+        self.history.append(min(self.history[-1], best) if self.history else best)
         if self.verbose:
             print(
                 f"[{self.solver}] iter {self.n_iter:4d}  "
@@ -384,6 +388,9 @@ class _OnY:
         value, grad = self.monitor(self.to_x(y))
         if self.change is not None:
             grad = self.change.gradient(grad)
+            self.at = (y.copy(), self.monitor.last[0])
+        if self.scale == 1.0:
+            return value, grad
         return self.scale * value, self.scale * grad
 
     def hessp(self, y, direction):
@@ -395,7 +402,12 @@ class _OnY:
     def callback(self, intermediate_result):
         at = intermediate_result
         if self.change is not None:
-            at = optimize.OptimizeResult(x=self.change.to_params(at.x))
+            # Mostly the point last evaluated (always, for L-BFGS-B): its params, as
+            # the monitor keeps them, are known.
+            y, x = self.at
+            if not np.array_equal(at.x, y):
+                x = self.change.to_params(at.x)
+            at = optimize.OptimizeResult(x=x)
         self.monitor.callback(at)
 
     def done(self, result):
@@ -443,6 +455,12 @@ class _Standardized:
         self.mean, self.n_classes = mean, n_classes
         self.n_coef = n_classes * len(mean)
         self.fit_intercept = loss.fit_intercept
+        # Every entry's divisor, from y to params and from grad to grad_y: one
+        # division per call (this runs once or twice per evaluation).
+        divisor = [np.tile(self.scale, n_classes)]
+        if self.fit_intercept:
+            divisor.append(np.full(n_classes, self.intercept_scale))
+        self.divisor = np.concatenate(divisor)
 
     @classmethod
     def of(cls, loss):
@@ -451,11 +469,9 @@ class _Standardized:
         return None if moments is None else cls(loss, *moments)
 
     def to_params(self, y):
-        params = np.empty_like(y)
-        coef = params[: self.n_coef].reshape(self.n_classes, -1)
-        np.divide(y[: self.n_coef].reshape(coef.shape), self.scale, out=coef)
+        params = y / self.divisor
         if self.fit_intercept:
-            params[self.n_coef :] = y[self.n_coef :] / self.intercept_scale
+            coef = params[: self.n_coef].reshape(self.n_classes, -1)
             params[self.n_coef :] -= coef @ self.mean
         return params
 
@@ -471,17 +487,16 @@ class _Standardized:
 
     def optimality(self, grad):
         """Return ``max |grad_y f|``, the max-norm test on these variables."""
-        return np.max(np.abs(self.gradient(grad)), initial=0.0)
+        return np.abs(self.gradient(grad)).max(initial=0.0)
 
     def gradient(self, grad):
         """Return the gradient in ``y`` of f's gradient ``grad`` in ``params``."""
-        result = np.empty_like(grad)
-        coef = grad[: self.n_coef].reshape(self.n_classes, -1)
-        if self.fit_intercept:
-            intercept = grad[self.n_coef :]
-            coef = coef - np.outer(intercept, self.mean)
-            result[self.n_coef :] = intercept / self.intercept_scale
-        result[: self.n_coef] = (coef / self.scale).ravel()
+        if not self.fit_intercept:
+            return grad / self.divisor
+        result = grad.copy()
+        coef = result[: self.n_coef].reshape(self.n_classes, -1)
+        coef -= grad[self.n_coef :, np.newaxis] * self.mean
+        result /= self.divisor
         return result
 
 
@@ -638,10 +653,12 @@ def _newton_pays(monitor, cost, max_iter):
     done = len(history)
     if done < _WINDOW or max_iter - done < _NEWTON_STEPS:
         return False
+    if history[-1] == 0:  # met any tol; the callback's test decides
+        return False
     half = done // 2
-    rate = np.log(history[half - 1] / history[-1]) / (done - half)
-    with np.errstate(divide="ignore"):  # tol = 0: never met, Newton decides
-        needed = np.log(history[-1] / tol) / rate if rate > 0 else np.inf
+    rate = math.log(history[half - 1] / history[-1]) / (done - half)
+    # tol = 0: never met, Newton decides
+    needed = math.log(history[-1] / tol) / rate if rate > 0 and tol > 0 else math.inf
     return needed > min(_NEWTON_STEPS * cost, max_iter - done)
 
 

@@ -375,6 +375,7 @@ class _OnY:
         if monitor.problem.bounds is None:
             change = _Standardized.of(monitor.loss)
         self.change = change
+        self.at = (None, None)  # (y, params) of the last evaluation, with a change
         if change is not None:
             monitor.scaled_test = lambda grad: change.optimality(grad) <= monitor.tol
 

@@ -247,8 +247,8 @@ class _Monitor:
             self.fall = self.best - value
             self.answer, self.best = self.iterate[0], value
             self.answer_optimality = optimality
-        best = self.answer_optimality
-        self.history.append(min(self.history[-1], best) if self.history else best)
+        latest = self.answer_optimality
+        self.history.append(min(self.history[-1], latest) if self.history else latest)
         if self.verbose:
             print(
                 f"[{self.solver}] iter {self.n_iter:4d}  "

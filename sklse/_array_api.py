@@ -134,21 +134,24 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         self._proba = self._proba_target = self._proba_params = None
 
     def _weighted_sums(self, center):
-        """Return ``sum_i s_i x_i`` (``center`` None) or ``sum_i s_i (x_i -
-        center)^2`` as a float64 numpy array: summed over the blocks on the device,
-        one copy back (:meth:`feature_moments`)."""
+        """Return ``[sum_i s_i x_i, sum_i s_i x_i^2]`` (``center`` None) or ``sum_i
+        s_i (x_i - center)^2`` as a float64 numpy array: summed over the blocks on
+        the device, one copy back (:meth:`feature_moments`)."""
         xp = self.xp
         if center is not None:
             center = xp.asarray(center, device=self.device)
         total = 0.0
         for rows in self.blocks:
             values = xp.astype(rows.X, xp.float64)
-            if center is not None:
-                values = (values - center) ** 2
+            if center is None:
+                powers = xp.stack([values, values**2])
+            else:
+                powers = ((values - center) ** 2)[None, ...]
             if rows.sample_weight is not None:
-                values = values * xp.astype(rows.sample_weight, xp.float64)
-            total = total + xp.sum(values, axis=0)
-        return self._to_host(total)
+                powers = powers * xp.astype(rows.sample_weight, xp.float64)
+            total = total + xp.sum(powers, axis=1)
+        total = self._to_host(total)
+        return total if center is None else total[0]
 
     def _split(self, y, sample_weight, block_rows):
         """Return the :class:`Rows` of ``block_rows`` rows each that cover X."""

@@ -130,14 +130,15 @@ class DaskSoftmaxLoss(ScaledObjective):
         self._set_penalty(n_features, sw_sum, C, l1_ratio)
 
     def _weighted_sums(self, center):
-        """Return ``sum_i s_i x_i`` (``center`` None) or ``sum_i s_i (x_i -
-        center)^2``, float64: one computation (:meth:`feature_moments`)."""
+        """Return ``[sum_i s_i x_i, sum_i s_i x_i^2]`` (``center`` None) or ``sum_i
+        s_i (x_i - center)^2``, float64: one computation (:meth:`feature_moments`)."""
         values = self.X.astype(np.float64)
-        if center is not None:
-            values = (values - center) ** 2
+        powers = [values, values**2] if center is None else [(values - center) ** 2]
         if self.sample_weight is not None:
-            values = values * self.sample_weight.astype(np.float64)[:, np.newaxis]
-        return values.sum(axis=0).compute()
+            weight = self.sample_weight.astype(np.float64)[:, np.newaxis]
+            powers = [power * weight for power in powers]
+        sums = [power.sum(axis=0) for power in powers]
+        return (da.stack(sums) if center is None else sums[0]).compute()
 
     def _sum_chunks(self, terms, *point):
         """Return the sum over row chunks of :func:`_chunk_sum`: one computation."""

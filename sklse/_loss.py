@@ -725,6 +725,13 @@ class _Buffers:
             self._free.append(pair)
 
 
+def _column_sums(values, weight, rows):
+    """Return ``values``' column sums, weighted by ``weight[rows]`` unless None."""
+    if weight is None:
+        return values.sum(axis=0)
+    return weight[rows].astype(np.float64) @ values
+
+
 def _stored_entries(X, sample_weight, max_entries, merge=False):
     """Yield X's stored entries in chunks: ``(columns, weights, values)``.
 
@@ -766,7 +773,7 @@ def _sparse_weighted_sums(loss, center):
     L-BFGS's variables, which a few digits do (a negative rounding is 0).
     """
     n_features = loss.blocks[0].X.shape[1]
-    total, weight_sum = np.zeros(n_features), 0.0
+    first, total, weight_sum = np.zeros(n_features), np.zeros(n_features), 0.0
     for block in loss.blocks:
         stored = block.sample_weight
         weight_sum += (
@@ -775,13 +782,15 @@ def _sparse_weighted_sums(loss, center):
         for columns, weights, values in _stored_entries(
             block.X, stored, max(loss._buffers.size, 256), not loss._canonical
         ):
-            if center is not None:
-                values *= values - 2 * center[columns]
-            if weights is not None:
-                values *= weights
-            total += np.bincount(columns, weights=values, minlength=n_features)
+            weighted = values if weights is None else values * weights
+            if center is None:
+                first += np.bincount(columns, weights=weighted, minlength=n_features)
+                weighted = weighted * values
+            else:
+                weighted = weighted * (values - 2 * center[columns])
+            total += np.bincount(columns, weights=weighted, minlength=n_features)
     if center is None:
-        return total
+        return np.stack([first, total])
     total += center**2 * weight_sum
     return np.maximum(total, 0.0, out=total)
 
@@ -885,8 +894,8 @@ class SoftmaxLoss(ScaledObjective):
         self._last_sums = None  # (params, loss, grad): the data sums last computed
 
     def _weighted_sums(self, center):
-        """Return ``sum_i s_i x_i`` (``center`` None) or ``sum_i s_i (x_i -
-        center)^2``, float64, over the rows in order.
+        """Return ``[sum_i s_i x_i, sum_i s_i x_i^2]`` (``center`` None) or ``sum_i
+        s_i (x_i - center)^2``, float64, over the rows in order.
 
         In row chunks, each a float64 copy overwritten in place of at most a
         buffer's ``n_classes * block_rows`` values (at least 256 rows): no copy of
@@ -899,17 +908,19 @@ class SoftmaxLoss(ScaledObjective):
         for block in self.blocks:
             n_rows, n_features = len(block.target), block.X.shape[1]
             chunk = max(256, self.n_classes * n_rows // max(n_features, 1))
+            weight = block.sample_weight
             for start in range(0, n_rows, chunk):
                 rows = slice(start, start + chunk)
                 values = block.X[rows].astype(np.float64)
-                if center is not None:
-                    np.subtract(values, center, out=values)
-                    np.square(values, out=values)
-                weight = block.sample_weight
-                if weight is None:
-                    total = total + values.sum(axis=0)
+                if center is None:
+                    first = _column_sums(values, weight, rows)
                 else:
-                    total = total + weight[rows].astype(np.float64) @ values
+                    np.subtract(values, center, out=values)
+                np.square(values, out=values)
+                squares = _column_sums(values, weight, rows)
+                total = total + (
+                    squares if center is not None else np.stack([first, squares])
+                )
         return total
 
     def _in_order_sum(self):

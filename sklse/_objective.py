@@ -38,6 +38,8 @@ from sklse._compat import numpy_namespace
 
 __all__ = ["ScaledObjective"]
 
+_CANCELLED = 2.0**10  # E[x^2] / variance beyond which the variance is recomputed
+
 
 def _unpack(params, n_classes, fit_intercept, xp=np):
     """Return views ``coef`` (n_classes, n_features) and ``intercept`` (n_classes,).
@@ -91,17 +93,23 @@ class ScaledObjective:
         """Return each feature's weighted mean and variance (float64 numpy arrays).
 
         What L-BFGS's change of variables needs (:mod:`sklse._solvers`), computed
-        once. Two passes of the subclass's ``_weighted_sums(center)`` (``sum_i s_i
-        x_i`` for None, else ``sum_i s_i (x_i - center)^2``): the variance about the
-        mean, as ``E[x^2] - mean^2`` cancels on features far from zero. Without an
-        intercept the model cannot centre: the mean is 0, the variance the second
-        moment.
+        once, from the subclass's ``_weighted_sums(center)``: ``sum_i s_i x_i`` and
+        ``sum_i s_i x_i^2`` (rows of a (2, n_features) array) for None, in one pass
+        over X, else ``sum_i s_i (x_i - center)^2``. The variance is ``E[x^2] -
+        mean^2``, which loses ``E[x^2] / variance`` ulps to cancellation: where
+        that is more than ``2**10`` for any feature (a mean beyond ~32 spreads, a
+        constant feature), a second, centred pass. Without an intercept the model
+        cannot centre: the mean is 0, the variance the second moment.
         """
         if getattr(self, "_moments", None) is None:
-            mean = np.zeros(self.n_dof // self.n_classes - int(self.fit_intercept))
-            if self.fit_intercept:
-                mean = self._weighted_sums(None) / self.sw_sum
-            self._moments = mean, self._weighted_sums(mean) / self.sw_sum
+            first, second = self._weighted_sums(None) / self.sw_sum
+            if not self.fit_intercept:
+                self._moments = np.zeros_like(second), second
+                return self._moments
+            variance = second - first**2
+            if not np.all(second <= _CANCELLED * variance):  # nan, <= 0 included
+                variance = self._weighted_sums(first) / self.sw_sum
+            self._moments = first, variance
         return self._moments
 
     def _finish(self, loss, grad, params):

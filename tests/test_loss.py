@@ -431,9 +431,13 @@ def test_dense_hessian(rng, layout, dtype, fit_intercept, weighted, C, n_classes
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("block_rows", [64, None])  # None: 2 chunks of one block
-def test_feature_moments(rng, dtype, fit_intercept, weighted, block_rows):
-    # Features far from zero (offset 1e4, spread 1e-2): E[x^2] - mean^2 would cancel.
-    X = (1e4 + 1e-2 * rng.standard_normal((300, 4))) * [1.0, -1.0, 1e-3, 1.0]
+@pytest.mark.parametrize("offset", [1e4, 0.5])
+def test_feature_moments(rng, dtype, fit_intercept, weighted, block_rows, offset):
+    # Features far from zero (offset 1e4, spread 1e-2), where E[x^2] - mean^2, the
+    # one pass, cancels (by 2e-4 relative) and a centred pass follows; and near
+    # zero (offset 0.5, spread 1), where the one pass keeps its digits.
+    spread = 1e-2 if offset > 1 else 1.0
+    X = (offset + spread * rng.standard_normal((300, 4))) * [1.0, -1.0, 1e-3, 1.0]
     X = X.astype(dtype)
     # in X's dtype, as the loss keeps them
     sample_weight = rng.uniform(0, 2, 300).astype(dtype) if weighted else None

@@ -919,7 +919,7 @@ class SoftmaxLoss(ScaledObjective):
                 np.square(values, out=values)
                 squares = _column_sums(values, weight, rows)
                 total = total + (
-                    squares if center is not None else np.stack([first, squares])
+                    np.stack([first, squares]) if center is None else squares
                 )
         return total
 

@@ -451,16 +451,16 @@ class _Standardized:
         # feature's: its scale then comes from rounding (1e-17 for 0.1 at C=inf).
         constant = variance <= 64 * np.finfo(np.float64).eps * mean**2
         scale = np.sqrt((start * np.where(constant, 0.0, variance) + loss.alpha) / unit)
-        self.scale = np.where(scale > 0, scale, 1.0)  # a constant feature, no penalty
-        self.intercept_scale = np.sqrt(start / unit)
+        scale = np.where(scale > 0, scale, 1.0)  # a constant feature, no penalty
         self.mean, self.n_classes = mean, n_classes
         self.n_coef = n_classes * len(mean)
         self.fit_intercept = loss.fit_intercept
-        # Every entry's divisor, from y to params and from grad to grad_y: one
-        # division per call (this runs once or twice per evaluation).
-        divisor = [np.tile(self.scale, n_classes)]
+        # Every entry's scale (its coefficient's, then the intercepts'), by which y
+        # divides into params and grad into grad_y: one operation per call (these
+        # run once or twice per evaluation).
+        divisor = [np.tile(scale, n_classes)]
         if self.fit_intercept:
-            divisor.append(np.full(n_classes, self.intercept_scale))
+            divisor.append(np.full(n_classes, np.sqrt(start / unit)))
         self.divisor = np.concatenate(divisor)
 
     @classmethod
@@ -477,13 +477,11 @@ class _Standardized:
         return params
 
     def to_y(self, params):
-        y = np.empty_like(params)
-        coef = params[: self.n_coef].reshape(self.n_classes, -1)
-        y[: self.n_coef] = (coef * self.scale).ravel()
+        y = params.copy()
         if self.fit_intercept:
-            y[self.n_coef :] = (params[self.n_coef :] + coef @ self.mean) * (
-                self.intercept_scale
-            )
+            coef = params[: self.n_coef].reshape(self.n_classes, -1)
+            y[self.n_coef :] += coef @ self.mean
+        y *= self.divisor
         return y
 
     def optimality(self, grad):

@@ -149,6 +149,16 @@ class ScaledObjective:
         """
         return host.astype(dtype)
 
+    def penalty(self, params):
+        """Return the penalty of ``f`` at ``params``: alpha/2 ||W||^2 + l1 ||W||_1."""
+        coef = _unpack(params, self.n_classes, self.fit_intercept)[0].reshape(-1)
+        value = 0.0
+        if self.alpha > 0:  # (no 0 * inf for huge coef)
+            value += 0.5 * self.alpha * float(np.dot(coef, coef))
+        if self.l1 > 0:
+            value += self.l1 * float(np.sum(np.abs(coef)))
+        return value
+
     def objective(self, params):
         """Return the unscaled objective ``F(params)`` of the module docstring."""
         smooth = self.loss_gradient(params)[0]

@@ -762,18 +762,19 @@ def _stored_entries(X, sample_weight, max_entries, merge=False):
         start = stop
 
 
-def _sparse_weighted_sums(loss, center):
-    """:meth:`SoftmaxLoss._weighted_sums` of sparse X, over its stored entries.
+def _sparse_weighted_sums(loss):
+    """:meth:`SoftmaxLoss._weighted_sums` of sparse X, in one pass over its stored
+    entries (the zeros add nothing): X stays sparse.
 
-    ``sum_i s_i (x_ij - c_j)^2 = sum_stored s_i x_ij (x_ij - 2 c_j) + c_j^2 S``,
-    the zeros' share in the last term, ``S`` the sum of the weights as stored
-    (in X's dtype, as the entries': float32's rounding would not cancel): X
-    stays sparse. It cancels where a feature's mean is large against its
-    spread, by ``eps * mean^2 / variance`` relative; the moments only scale
-    L-BFGS's variables, which a few digits do (a negative rounding is 0).
+    Scaled by ``sw_sum / S``, ``S`` the sum of the weights as stored (float32
+    for float32 X), so that divided by ``sw_sum`` (float64's sum of the weights
+    as given) they are the moments of the stored weights: ``E[x^2] - mean^2`` then
+    cancels by float64's ``eps * mean^2 / variance`` only (float32's rounding of
+    ``S`` would cancel by ~2e-3 at 1e3 +- 5). The sum over stored entries of a
+    centred pass would be this formula rearranged, so there is none.
     """
     n_features = loss.blocks[0].X.shape[1]
-    first, total, weight_sum = np.zeros(n_features), np.zeros(n_features), 0.0
+    first, second, weight_sum = np.zeros(n_features), np.zeros(n_features), 0.0
     for block in loss.blocks:
         stored = block.sample_weight
         weight_sum += (
@@ -783,16 +784,11 @@ def _sparse_weighted_sums(loss, center):
             block.X, stored, max(loss._buffers.size, 256), not loss._canonical
         ):
             weighted = values if weights is None else values * weights
-            if center is None:
-                first += np.bincount(columns, weights=weighted, minlength=n_features)
-                weighted = weighted * values
-            else:
-                weighted = weighted * (values - 2 * center[columns])
-            total += np.bincount(columns, weights=weighted, minlength=n_features)
-    if center is None:
-        return np.stack([first, total])
-    total += center**2 * weight_sum
-    return np.maximum(total, 0.0, out=total)
+            first += np.bincount(columns, weights=weighted, minlength=n_features)
+            weighted *= values
+            second += np.bincount(columns, weights=weighted, minlength=n_features)
+    # (Weights that all round to 0 in float32 leave the sums 0, not nan.)
+    return np.stack([first, second]) * (loss.sw_sum / (weight_sum or loss.sw_sum))
 
 
 class SoftmaxLoss(ScaledObjective):
@@ -903,7 +899,7 @@ class SoftmaxLoss(ScaledObjective):
         :func:`_sparse_weighted_sums`.
         """
         if self.sparse:
-            return _sparse_weighted_sums(self, center)
+            return _sparse_weighted_sums(self)  # center is None: one pass only
         total = 0.0
         for block in self.blocks:
             n_rows, n_features = len(block.target), block.X.shape[1]

@@ -98,8 +98,10 @@ class ScaledObjective:
         over X, else ``sum_i s_i (x_i - center)^2``. The variance is ``E[x^2] -
         mean^2``, which loses ``E[x^2] / variance`` ulps to cancellation: where
         that is more than ``2**10`` for any feature (a mean beyond ~32 spreads, a
-        constant feature), a second, centred pass. Without an intercept the model
-        cannot centre: the mean is 0, the variance the second moment.
+        constant feature), a second, centred pass over dense X. (Sparse X's
+        centred sum over stored entries would be the same formula rearranged:
+        none, a negative rounding is 0.) Without an intercept the model cannot
+        centre: the mean is 0, the variance the second moment.
         """
         if getattr(self, "_moments", None) is None:
             first, second = self._weighted_sums(None) / self.sw_sum
@@ -107,7 +109,9 @@ class ScaledObjective:
                 self._moments = np.zeros_like(second), second
                 return self._moments
             variance = second - first**2
-            if not np.all(second <= _CANCELLED * variance):  # nan, <= 0 included
+            if self.sparse:
+                np.maximum(variance, 0.0, out=variance)
+            elif not np.all(second <= _CANCELLED * variance):  # nan, <= 0 included
                 variance = self._weighted_sums(first) / self.sw_sum
             self._moments = first, variance
         return self._moments

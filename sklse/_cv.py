@@ -40,7 +40,7 @@ from sklse._data import (
     fit_weights,
     numpy_loss,
 )
-from sklse._estimator import SoftmaxRegression
+from sklse._estimator import SoftmaxRegression, _whole_fit
 from sklse._objective import _pack
 from sklse._path import (
     _fit_point,
@@ -238,6 +238,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.select = select
 
     @with_callbacks
+    @_whole_fit
     def fit(self, X, y, sample_weight=None, **params):
         """Fit the path on every fold, choose a point and refit it.
 
@@ -478,7 +479,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             f"(max_iter={self.max_iter}); n_iter_ shows which: increase max_iter or "
             "scale the features (e.g. with StandardScaler).",
             category=ConvergenceWarning,
-            stacklevel=3,
+            # This method, fit, _whole_fit's and with_callbacks' wrappers, then the
+            # caller of fit.
+            stacklevel=5,
         )
 
     def score(self, X, y, sample_weight=None, **score_params):

@@ -480,3 +480,29 @@ def test_verbose_prints_one_line_per_point(rng, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 * len(CS)
     assert lines[0].startswith("[SoftmaxRegressionCV] C=0.01 l1_ratio=0:")
+
+
+def test_a_fit_that_raises_leaves_the_estimator_as_fitted_before(rng):
+    # validate_data sets classes_ and n_features_in_ before the path runs: a fit
+    # on other data that raises left them beside the old coef_, and predict then
+    # failed with an IndexError deep in numpy.
+    X, y = make_data(rng, n_classes=3, n_features=4)
+    model = SoftmaxRegressionCV(Cs=3, cv=3).fit(X, y)
+    before = {name: v for name, v in vars(model).items() if name.endswith("_")}
+    predicted = model.predict(X)
+    other_X, other_y = make_data(rng, n_classes=4, n_features=6)
+    bad_weight = np.ones(len(other_y))
+    bad_weight[0] = -1.0
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        model.fit(other_X, other_y, sample_weight=bad_weight)
+    after = {name: v for name, v in vars(model).items() if name.endswith("_")}
+    assert after.keys() == before.keys()
+    assert all(after[name] is value for name, value in before.items())
+    assert_array_equal(model.predict(X), predicted)
+
+
+def test_convergence_warning_points_at_the_caller(rng):
+    X, y = make_data(rng)
+    with pytest.warns(ConvergenceWarning) as record:
+        SoftmaxRegressionCV(Cs=2, cv=2, max_iter=1).fit(X, y)
+    assert record[0].filename == __file__

@@ -34,8 +34,21 @@ def _validate_data(estimator, *args, xp=np, **kwargs):
 
     ``xp`` is X's namespace (whose float dtypes X may have) under array API
     dispatch. numpy's own message for string X ("could not convert string to
-    float") does not say which input is at fault; this one does.
+    float") does not say which input is at fault; this one does. An array (or
+    list) of strings is refused even where they read as numbers, as
+    LogisticRegression's ``dtype="numeric"`` refuses it.
     """
+    X, dtype = args[0], getattr(args[0], "dtype", None)
+    if isinstance(X, list | tuple):
+        try:
+            dtype = np.asarray(X).dtype
+        except ValueError:  # ragged: validate_data says so
+            pass
+    if getattr(dtype, "kind", None) in ("U", "S"):
+        raise ValueError(
+            f"X must be numeric; got an array of strings (dtype {dtype}): convert "
+            "it to numbers explicitly."
+        )
     try:
         return validate_data(
             estimator,

@@ -322,28 +322,35 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
             result = self._to_host(result)
         return self._finish_hessp(result, np.asarray(direction, dtype=np.float64))
 
-    def hessian(self, params):
+    def hessian(self, params, center=None):
         """Return the smooth part's dense (n_dof, n_dof) float64 Hessian at ``params``.
 
         ``H = 1/S sum_i s_i (diag(p_i) - p_i p_i^T) kron x_i x_i^T + alpha`` on the
         diagonal of ``coef``, in the layout of ``params``; computed on the device
         (per block, K (K + 1) / 2 weighted Gram matrices ``X^T diag(w) X``), one
-        copy back.
+        copy back. With ``center`` (and an intercept), of ``x_i - center``: the
+        Hessian in the variables ``(W, b + W center)``, as
+        :meth:`sklse._loss.SoftmaxLoss.hessian`'s (a block's centred rows are a
+        temporary, as each Gram matrix's weighted rows are).
         """
         xp = self.xp
+        if center is not None:
+            center = xp.asarray(center, dtype=self.X.dtype, device=self.device)
         with np.errstate(all="ignore"):  # as in loss_gradient
             probas = self._proba_at(np.asarray(params, dtype=np.float64))
             gram = None
             for rows, proba in zip(self.blocks, probas, strict=True):
-                part = xp.astype(self._block_hessian(rows, proba), xp.float64)
+                X = rows.X if center is None else rows.X - center
+                part = xp.astype(self._block_hessian(X, rows, proba), xp.float64)
                 gram = part if gram is None else gram + part
             d1 = self.X.shape[1] + int(self.fit_intercept)
             gram = xp.reshape(gram, (self.n_classes, d1, self.n_classes, d1))
             hessian = self._to_host(self._to_params_layout(gram))
         return self._finish_hessian(hessian)
 
-    def _block_hessian(self, rows, proba):
-        """Return one block's data Hessian (K d1, K d1), class-major, X's dtype."""
+    def _block_hessian(self, X, rows, proba):
+        """Return the data Hessian (K d1, K d1) of ``X``, the rows of block ``rows``
+        (or their centred copy), class-major, X's dtype."""
         xp, n_classes = self.xp, self.n_classes
         weighted = proba if rows.sample_weight is None else proba * rows.sample_weight
         blocks = [[None] * n_classes for _ in range(n_classes)]
@@ -353,7 +360,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
                 weight = -weighted[:, k : k + 1] * proba[:, other : other + 1]
                 if other == k:
                     weight = weight + weighted[:, k : k + 1]
-                blocks[k][other] = self._gram(rows.X, weight)
+                blocks[k][other] = self._gram(X, weight)
                 blocks[other][k] = blocks[k][other].T
         return xp.concat([xp.concat(row, axis=1) for row in blocks], axis=0)
 

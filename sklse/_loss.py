@@ -538,13 +538,14 @@ def _dense_rows(X):
     return X.toarray()
 
 
-def block_hessian(block, fit_intercept):
+def block_hessian(block, fit_intercept, center=None):
     """Dense Hessian of one block's data term, not normalised, float64, compact.
 
-    ``block.proba`` must hold ``softmax(Z)`` at the point. With ``x~_i = [x_i, 1]``
-    (no 1 without intercept) and ``d~`` its length, the Hessian in the class-major
-    order ``k * d~ + j`` is ``blockdiag_k(X~^T diag(s p_k) X~) - A^T A``, where row
-    ``i`` of ``A`` (rows, n_classes * d~) is ``sqrt(s_i) * p_i kron x~_i``: one
+    ``block.proba`` must hold ``softmax(Z)`` at the point. With ``x~_i = [x_i -
+    center, 1]`` (no ``- center`` for None, no 1 without intercept) and ``d~``
+    its length, the Hessian in the class-major order ``k * d~ + j`` is
+    ``blockdiag_k(X~^T diag(s p_k) X~) - A^T A``, where row ``i`` of ``A``
+    (rows, n_classes * d~) is ``sqrt(s_i) * p_i kron x~_i``: one
     symmetric rank-k update (BLAS syrk, half of a GEMM's work) and n_classes
     weighted Gram matrices (:func:`_gram`). Cost O(rows * (n_classes * d~)^2);
     memory ``A``, rows * n_classes * d~ values. With two classes ``diag(p) - p p^T
@@ -559,6 +560,8 @@ def block_hessian(block, fit_intercept):
         :meth:`SoftmaxLoss._params_layout` mirrors and expands the sum.
     """
     X = _dense_rows(block.X).astype(np.float64, copy=False)
+    if center is not None:
+        X = X - center  # a new array: never X's own rows
     proba = block.proba.T.astype(np.float64)  # (rows, n_classes)
     weighted, root = proba, proba
     if block.sample_weight is not None:
@@ -1037,16 +1040,22 @@ class SoftmaxLoss(ScaledObjective):
 
         return self._map_blocks(recomputed, into=into)
 
-    def hessian(self, params):
+    def hessian(self, params, center=None):
         """Return the smooth part's dense (n_dof, n_dof) float64 Hessian at ``params``.
 
-        Keeps the probabilities between calls within the budget, as :meth:`hessp`
-        does (the Newton solvers evaluate the loss, then the Hessian, at each
-        point); costs O(n_samples * n_dof^2) (:func:`block_hessian`).
+        With ``center`` (n_features,), and an intercept, the Hessian in the
+        variables ``(W, b + W center)``, the model of the features ``x - center``:
+        from those features, not by a change of the one in ``params``, where a mean
+        far beyond the spread has rounded its information away
+        (:func:`sklse._newton.cholesky_solver`). Keeps the probabilities between
+        calls within the budget, as :meth:`hessp` does (the Newton solvers
+        evaluate the loss, then the Hessian, at each point); costs O(n_samples *
+        n_dof^2) (:func:`block_hessian`).
         """
-        return self._finish_hessian(self._params_layout(self._compact_hessian(params)))
+        compact = self._compact_hessian(params, center)
+        return self._finish_hessian(self._params_layout(compact))
 
-    def margin_hessian(self, params):
+    def margin_hessian(self, params, center=None):
         """Two classes: return the (d~, d~) Hessian of f along the margin.
 
         The data enter f through the margin ``z_1 - z_0`` only, so on directions
@@ -1054,19 +1063,19 @@ class SoftmaxLoss(ScaledObjective):
         the Hessian acts as ``[-M q, M q]`` with ``M = 2 G / S + alpha`` (alpha on
         the coefficients only, ``G`` of :func:`block_hessian`), and on ``[q, q]``
         as the penalty's ``alpha``: binary logistic regression's Newton system,
-        a quarter of :meth:`hessian`'s entries.
+        a quarter of :meth:`hessian`'s entries. ``center`` as in :meth:`hessian`.
         """
-        margin = self._compact_hessian(params)
+        margin = self._compact_hessian(params, center)
         margin *= 2 / self.sw_sum
         n_coef = len(margin) - int(self.fit_intercept)
         margin.reshape(-1)[: n_coef * (len(margin) + 1) : len(margin) + 1] += self.alpha
         return margin
 
-    def _compact_hessian(self, params):
+    def _compact_hessian(self, params, center):
         """Return the sum of the blocks' compact :func:`block_hessian` at ``params``."""
         hessian = None
         results = self._at_point(
-            lambda block: block_hessian(block, self.fit_intercept),
+            lambda block: block_hessian(block, self.fit_intercept, center),
             params,
             start_keeping=True,
         )

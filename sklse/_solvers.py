@@ -309,7 +309,7 @@ def _orthant_newton(result, monitor, max_iter):
     met = (monitor.answer_optimality, monitor.best)
     if monitor.interrupted or monitor.n_iter >= max_iter:
         return optimize.OptimizeResult(x=x, message=result.message)
-    solve = cholesky_solver(monitor.loss)
+    solve = _cholesky_solver(monitor.loss)
     remaining = max_iter - monitor.n_iter
     polished = newton(x, monitor, remaining, solve, decrement=0.0, damped=True)
     if monitor.answer_optimality <= monitor.tol or monitor.interrupted:
@@ -545,8 +545,13 @@ def _within_rounding(monitor):
     return monitor.fall <= rounding(monitor.loss, monitor.best)
 
 
+def _cholesky_solver(loss):
+    """Return :func:`~sklse._newton.cholesky_solver` on :class:`_Standardized`'s y."""
+    return cholesky_solver(loss, _Standardized.of(loss))
+
+
 def _newton_cholesky(x, monitor, max_iter):
-    solve = cholesky_solver(monitor.loss)
+    solve = _cholesky_solver(monitor.loss)
     return newton(x, monitor, max_iter, solve, decrement=monitor.tol)
 
 
@@ -699,7 +704,9 @@ def _auto(params, monitor, max_iter):
     # Where L-BFGS gave way the problem is ill-conditioned and its gradient says
     # little of the gap: Newton ends at the square of tol (about one step more).
     decrement = monitor.tol**2
-    return _then_newton(result, monitor, max_iter, cholesky_solver, decrement=decrement)
+    return _then_newton(
+        result, monitor, max_iter, _cholesky_solver, decrement=decrement
+    )
 
 
 SOLVERS = {

@@ -248,9 +248,9 @@ def _count_hessians(loss):
     """Make ``loss.hessian`` count its calls; return the list it appends to."""
     calls, hessian = [], loss.hessian
 
-    def counted(params):
+    def counted(params, center=None):
         calls.append(1)
-        return hessian(params)
+        return hessian(params, center)
 
     loss.hessian = counted
     return calls
@@ -292,6 +292,26 @@ def test_two_class_newton_step_is_the_full_systems(rng, C, fit_intercept, weight
     expected = np.linalg.lstsq(hessian, -gradient, rcond=1e-10)[0]
     step = cholesky_solver(loss)(params, None, gradient)
     assert_allclose(step, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cholesky_step_is_newtons_in_standardized_variables(
+    rng, n_classes, C, fit_intercept
+):
+    # Newton's step is invariant to an affine change of variables: solved in y on
+    # the centred features' Hessian, mapped back, it is the least-squares step of
+    # the (n_dof, n_dof) system in params, on features whose mean and scale are
+    # uneven but within float64's reach there.
+    X = rng.standard_normal((150, 4)) * [0.1, 1.0, 30.0, 3.0] + [2.0, -5.0, 40.0, 0.0]
+    y = rng.integers(0, n_classes, 150)
+    loss = SoftmaxLoss(X, y, n_classes, C=C, fit_intercept=fit_intercept)
+    params = 0.05 * rng.standard_normal(loss.n_dof)
+    gradient = loss.loss_gradient(params)[1]
+    expected = np.linalg.lstsq(loss.hessian(params), -gradient, rcond=1e-12)[0]
+    step = cholesky_solver(loss, _Standardized.of(loss))(params, None, gradient)
+    assert_allclose(step, expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
@@ -410,7 +430,9 @@ def test_auto_never_takes_the_dense_hessian_of_sparse_x(monkeypatch):
     monkeypatch.setattr(sklse._solvers, "_newton_pays", lambda *args, **kw: True)
     calls, hessian = [], SoftmaxLoss.hessian
     monkeypatch.setattr(
-        SoftmaxLoss, "hessian", lambda self, p: calls.append(1) or hessian(self, p)
+        SoftmaxLoss,
+        "hessian",
+        lambda self, *args: calls.append(1) or hessian(self, *args),
     )
     X, y = tf_idf_rows(3000, 300, 4, 0.05, seed=0)
     for data in (X.toarray(), X):

@@ -253,7 +253,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         proba_target = e_target * inverse_total  # p_y, rounded as the rest of P
         self._proba.append(e)
         self._proba_target.append(proba_target)
-        residual = xp.where(rows.is_label, proba_target - 1, e)  # P - Y
+        # P - Y; at the label -rest / total, not p_y - 1 (see block_loss_gradient)
+        residual = xp.where(rows.is_label, -rest * inverse_total, e)
         return xp.sum(row_loss), self._times_X(rows, residual)
 
     def _data_sums(self, params):
@@ -315,6 +316,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
             result = None
             for rows, proba in zip(self.blocks, probas, strict=True):
                 work = self._linear(rows, coef_t, intercept)  # Z_V
+                work -= self._at_labels(work, rows)  # see block_hessp
                 work -= self.xp.sum(proba * work, axis=1, keepdims=True)
                 work *= proba
                 part = self._times_X(rows, work)
@@ -331,17 +333,23 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         copy back. With ``center`` (and an intercept), of ``x_i - center``: the
         Hessian in the variables ``(W, b + W center)``, as
         :meth:`sklse._loss.SoftmaxLoss.hessian`'s (a block's centred rows are a
-        temporary, as each Gram matrix's weighted rows are).
+        temporary, as each Gram matrix's weighted rows are). In float64 whatever X's
+        dtype, as the numpy path's: a Newton step solves with it, and float32 Gram
+        matrices (relative error 5e-7) lost the step where the Hessian is
+        ill-conditioned (wine's standardised features times 1000: stalled at f = 7.8,
+        F* = 4.5e-4).
         """
-        xp = self.xp
+        xp, f64 = self.xp, self.xp.float64
         if center is not None:
-            center = xp.asarray(center, dtype=self.X.dtype, device=self.device)
+            center = xp.asarray(center, dtype=f64, device=self.device)
         with np.errstate(all="ignore"):  # as in loss_gradient
             probas = self._proba_at(np.asarray(params, dtype=np.float64))
             gram = None
             for rows, proba in zip(self.blocks, probas, strict=True):
-                X = rows.X if center is None else rows.X - center
-                part = xp.astype(self._block_hessian(X, rows, proba), xp.float64)
+                X = xp.astype(rows.X, f64)  # a temporary of one block's rows
+                if center is not None:
+                    X = X - center
+                part = self._block_hessian(X, rows, xp.astype(proba, f64))
                 gram = part if gram is None else gram + part
             d1 = self.X.shape[1] + int(self.fit_intercept)
             gram = xp.reshape(gram, (self.n_classes, d1, self.n_classes, d1))
@@ -350,16 +358,22 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
 
     def _block_hessian(self, X, rows, proba):
         """Return the data Hessian (K d1, K d1) of ``X``, the rows of block ``rows``
-        (or their centred copy), class-major, X's dtype."""
+        (or their centred copy), class-major, in the dtype of ``X`` and ``proba``."""
         xp, n_classes = self.xp, self.n_classes
         weighted = proba if rows.sample_weight is None else proba * rows.sample_weight
+        # 1 - p_k, at the label as the sum of the other classes': 1 - p_y keeps no
+        # digit of it where p_y rounds to 1 (float32 at 1 - p_y < 6e-8), a
+        # curvature C (1 - p_y) x^2 that large C still feels.
+        others = xp.sum(xp.where(rows.is_label, 0.0, proba), axis=1, keepdims=True)
+        complement = xp.where(rows.is_label, others, 1 - proba)
         blocks = [[None] * n_classes for _ in range(n_classes)]
         for k in range(n_classes):
             for other in range(k, n_classes):
                 # w_i = s_i p_ik (1{k = l} - p_il), l = other
-                weight = -weighted[:, k : k + 1] * proba[:, other : other + 1]
                 if other == k:
-                    weight = weight + weighted[:, k : k + 1]
+                    weight = weighted[:, k : k + 1] * complement[:, k : k + 1]
+                else:
+                    weight = -weighted[:, k : k + 1] * proba[:, other : other + 1]
                 blocks[k][other] = self._gram(X, weight)
                 blocks[other][k] = blocks[k][other].T
         return xp.concat([xp.concat(row, axis=1) for row in blocks], axis=0)

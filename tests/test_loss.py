@@ -917,6 +917,64 @@ def test_row_loss_to_the_last_bits_on_array_api(array_api, dtype, logits):
     assert_row_loss_exact(value, z)
 
 
+# Rows whose label's probability rounds to 1 in the dtype (1 - p_y below half its
+# eps), and one where it does not; the label's logit first.
+NEAR_ONE_LOGITS = {
+    np.float32: [[0.0, -20.0, -22.0], [4.0, -14.0, -30.0], [0.0, -1.0, -2.0]],
+    np.float64: [[0.0, -40.0, -42.0], [4.0, -34.0, -60.0], [0.0, -1.0, -2.0]],
+}
+
+
+def one_row_derivatives(z, direction, array_api=None):
+    """Return the gradient, dense Hessian and ``H @ direction`` of one row's loss.
+
+    As :func:`one_row_loss`: X = [[1]], label 0, no intercept, no penalty, so
+    that they are ``p - e_0``, ``diag(p) - p p^T`` and its product.
+    """
+    X, y = np.ones((1, 1), dtype=z.dtype), np.array([0])
+    if array_api is None:
+        loss = SoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
+    else:
+        X, y = array_api.asarray(X), array_api.asarray(y)
+        loss = ArrayAPISoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
+    params = z.astype(np.float64)
+    gradient = loss.loss_gradient(params)[1]
+    return gradient, loss.hessian(params), loss.hessp(params, direction)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", range(3))
+@pytest.mark.parametrize("backend", ["numpy", "array_api"])
+def test_derivatives_where_p_y_rounds_to_one(request, dtype, case, backend):
+    """Gradient, Hessian and H v to 16 ulps of the dtype, against mpmath.
+
+    At the label they are ``-(1 - p_y)``, ``p_y (1 - p_y)`` and ``p_y sum_{k != y}
+    p_k (v_y - v_k)``, of the size of 1 - p_y: the ``p_y - 1`` of a rounded p_y
+    is 0 there, and ``C (1 - p_y) x`` is what a near-separable fit at large C
+    (or on large features) descends along.
+    """
+    array_api = None
+    if backend == "array_api":
+        array_api = request.getfixturevalue("strict_array_api")
+    z = np.array(NEAR_ONE_LOGITS[dtype][case], dtype=dtype)
+    v = np.array([1.0, -2.0, 0.5])  # v_y above the others: no cancellation in H v
+    gradient, hessian, product = one_row_derivatives(z, v, array_api)
+    with mpmath.workdps(50):
+        e = [mpmath.exp(mpmath.mpf(float(t))) for t in z]
+        p = [t / mpmath.fsum(e) for t in e]
+        want_hessian = [[p[k] * ((k == j) - p[j]) for j in range(3)] for k in range(3)]
+        want = {
+            "gradient": [p[k] - (k == 0) for k in range(3)],
+            "hessian": want_hessian,
+            "product": [mpmath.fdot(row, v) for row in want_hessian],
+        }
+        want = {key: np.array(value, dtype=np.float64) for key, value in want.items()}
+    assert abs(want["gradient"][0]) < np.finfo(dtype).eps or case == 2
+    got = {"gradient": gradient, "hessian": hessian, "product": product}
+    for key, value in got.items():
+        assert_allclose(value, want[key], rtol=16 * np.finfo(dtype).eps, err_msg=key)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "logits",

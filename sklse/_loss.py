@@ -710,12 +710,22 @@ os.register_at_fork(after_in_child=_executors.clear)
 
 
 def _map(function, blocks, n_threads):
-    """Return ``map(function, blocks)``, run by ``n_threads`` threads, in order."""
+    """Return ``map(function, blocks)``, run by ``n_threads`` threads, in order.
+
+    Under the caller's ``np.errstate``, which a thread does not inherit: a block
+    warns, or not, as it would in the caller's thread.
+    """
     if n_threads <= 1 or len(blocks) <= 1:
         return map(function, blocks)
     if n_threads not in _executors:
         _executors[n_threads] = ThreadPoolExecutor(n_threads, "sklse-block")
-    return _executors[n_threads].map(function, blocks)
+    errors = np.geterr()
+
+    def run(block):
+        with np.errstate(**errors):
+            return function(block)
+
+    return _executors[n_threads].map(run, blocks)
 
 
 class _Buffers:

@@ -198,6 +198,8 @@ def cholesky_solver(loss, change=None):
         hessian = loss.hessian(params, center)
         if divisor is not None:
             hessian /= np.multiply.outer(divisor, divisor)
+        if not np.isfinite(hessian).all():  # beyond float64 (|x| ~ 1e100): no step
+            return np.full_like(params, np.nan)
         scale = np.trace(hessian) / (len(hessian) * loss.n_classes)
         rhs = -gradient  # a new array
         for entries in null_all if free is None else _null_directions(loss, free):
@@ -218,10 +220,22 @@ def cholesky_solver(loss, change=None):
         # entries than the data's rank, a singular Hessian whose factor of rounding
         # gives an ascent direction: the least-squares step.
         if info != 0 or not gradient[mask] @ step[mask] < 0:
-            step[mask] = linalg.lstsq(hessian, rhs[mask], check_finite=False)[0]
+            step[mask] = _least_squares(hessian, rhs[mask])
         return step
 
     return solve
+
+
+def _least_squares(matrix, rhs):
+    """Return the least-squares solution, NaN (no step) where LAPACK's SVD fails.
+
+    It failed to converge on a finite Hessian of digits times 1e100 (the 26th
+    newton-cholesky step): :func:`_line_search` then rejects the step.
+    """
+    try:
+        return linalg.lstsq(matrix, rhs, check_finite=False)[0]
+    except linalg.LinAlgError:
+        return np.full_like(rhs, np.nan)
 
 
 def _margin_step(loss, params, gradient, center=None, divisor=None):
@@ -252,11 +266,13 @@ def _margin_step(loss, params, gradient, center=None, divisor=None):
             ours = np.r_[ours, divisor[2 * n_features]]
         margin /= np.multiply.outer(ours, ours)
         curvature = curvature / ours[:n_features] ** 2
+    if not np.isfinite(margin).all():  # as in cholesky_solver
+        return np.full_like(params, np.nan)
     factor, info = lapack.dpotrf(margin)
     if info == 0:
         q = lapack.dpotrs(factor, -half_difference)[0]
     if info != 0 or not half_difference @ q < 0:  # as in cholesky_solver
-        q = linalg.lstsq(margin, -half_difference, check_finite=False)[0]
+        q = _least_squares(margin, -half_difference)
     step = np.empty_like(params)
     step_coef, step_intercept = _unpack(step, 2, fit_intercept)
     symmetric = 0.0 if loss.alpha == 0 else -0.5 * (coef[1] + coef[0]) / curvature
@@ -298,13 +314,16 @@ def cg_solver(loss):
         n_free = int(mask.sum())
         operator = sparse_linalg.LinearOperator((n_free, n_free), product)
         rhs = project(-gradient)[mask]
-        rtol = min(0.5, float(np.sqrt(np.linalg.norm(rhs))))
+        norm = float(np.linalg.norm(rhs))
+        rtol = min(0.5, np.sqrt(norm))
+        if norm > 0:  # CG on a unit rhs: its dot products overflowed at |x| ~ 1e100
+            rhs /= norm
         step = np.zeros_like(params)
         # At most 200 products per step, as scikit-learn's newton-cg (maxinner):
         # near the float64 floor an ill-conditioned system would otherwise take
         # hundreds of passes over X for a step that may not be taken.
         maxiter = min(20 * n_free, _CG_PRODUCTS)
         step[mask] = sparse_linalg.cg(operator, rhs, rtol=rtol, maxiter=maxiter)[0]
-        return step
+        return step * norm if norm > 0 else step
 
     return solve

@@ -104,7 +104,15 @@ class ScaledObjective:
         centre: the mean is 0, the variance the second moment.
         """
         if getattr(self, "_moments", None) is None:
-            first, second = self._weighted_sums(None) / self.sw_sum
+            with np.errstate(over="ignore", invalid="ignore"):  # refused below
+                first, second = self._weighted_sums(None) / self.sw_sum
+            overflow = np.flatnonzero(~np.isfinite(second))
+            if overflow.size:
+                raise ValueError(
+                    f"The sum of the squares of feature {overflow[0]} overflows "
+                    "float64 (it scales the solver's variables): scale the "
+                    "features (e.g. with StandardScaler)."
+                )
             if not self.fit_intercept:
                 self._moments = np.zeros_like(second), second
                 return self._moments

@@ -65,7 +65,15 @@ def intercept_only_gradient(X, y_encoded, n_classes, sample_weight, fit_intercep
         shares = np.bincount(y_encoded, weights=s, minlength=n_classes) / s.sum()
     else:
         shares = np.full(n_classes, 1.0 / n_classes)
-    return shares[:, np.newaxis] * class_sums.sum(axis=0) - class_sums
+    with np.errstate(all="ignore"):
+        gradient = shares[:, np.newaxis] * class_sums.sum(axis=0) - class_sums
+    if not np.isfinite(gradient).all():
+        raise ValueError(
+            "The gradient at W = 0 that sets the grid of C is not finite: X holds "
+            "NaN or infinity (a check that assume_finite=True skips), or features "
+            "beyond 1e300."
+        )
+    return gradient
 
 
 def data_driven_grid(gradient, l1_ratios, n_Cs):

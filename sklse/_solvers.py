@@ -771,10 +771,24 @@ def minimize(
     # pools fight over the cores (timings: benchmarks/results/loss_constants.md):
     # one BLAS thread, the parallelism from the loss's block threads.
     message = ""
+    with np.errstate(all="ignore"):  # a non-finite start is an error below
+        start = monitor.measure(x)
+    if not np.all(np.isfinite(start)):
+        # Finite data make f finite at any finite point but where the logits
+        # overflow: what sklearn's check refuses got past it (assume_finite=True).
+        raise ValueError(
+            f"The objective or its gradient is {min(start, key=np.isfinite)} at the "
+            "start: X or sample_weight holds NaN or infinity (a check that "
+            "assume_finite=True skips), or the logits overflow there (features "
+            "beyond 1e150, or a warm start's coef_)."
+        )
     # A start that already meets tol (a warm start) takes no iteration, whatever the
     # solver (scipy's Newton-CG would take one).
-    if max_iter > 0 and not monitor.measure(x)[1] <= tol:
-        with one_blas_thread():
+    if max_iter > 0 and not start[1] <= tol:
+        # A trial point can be beyond float64's range (logits that overflow, a CG
+        # product of |x| ~ 1e150): its f is inf or nan, which the solvers reject;
+        # numpy's warnings of it would only say what they already know.
+        with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
             result = SOLVERS[solver](x, monitor, max_iter)
         x, message = result.x, str(result.message)
         if problem.keeps_best and monitor.answer is not None:

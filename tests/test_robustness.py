@@ -253,6 +253,72 @@ def test_float32_default_fit_reaches_the_optimum_at_large_scale(request, name, b
     assert gap <= 1e-5 * f_star
 
 
+HUGE = [
+    pytest.param(
+        name, scale, solver, l1_ratio, id=f"{name}*{scale:g}-{solver}-{l1_ratio}"
+    )
+    for name in ("iris", "breast_cancer")
+    for scale in (1e100, 1e140)
+    for solver, l1_ratio in FITS
+] + [pytest.param("digits", 1e100, "newton-cholesky", 0.0, id="digits*1e100")]
+
+
+@pytest.mark.parametrize("name, scale, solver, l1_ratio", HUGE)
+def test_huge_features_fit_without_numpy_warnings(name, scale, solver, l1_ratio):
+    # Trial points beyond float64's range are the solvers' to reject: numpy's
+    # overflow warnings leaked from scipy's CG and the logits, and LAPACK's SVD
+    # failed (LinAlgError) on digits times 1e100.
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    X = X * scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftmaxRegression(solver=solver, l1_ratio=l1_ratio).fit(X, y)
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+    assert model.score(X, y) > 0.9  # LogisticRegression: the zero model, 1 / K
+
+
+def test_features_whose_squares_overflow_are_refused():
+    X, y = datasets.load_iris(return_X_y=True)
+    X[:, 2] *= 1e200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="squares of feature 2 overflows float64"):
+            SoftmaxRegression().fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "trust-ncg", "newton-cholesky"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_X_past_assume_finite_is_refused(capfd, solver, bad):
+    # A LinAlgError from LAPACK (its complaint on stderr) or a warning of NaN
+    # gradients and a model of zeros, as LogisticRegression's, before.
+    X, y = datasets.load_iris(return_X_y=True)
+    X[3, 1] = bad
+    with (
+        sklearn.config_context(assume_finite=True),
+        warnings.catch_warnings(),
+        pytest.raises(ValueError, match="NaN or infinity"),
+    ):
+        warnings.simplefilter("error")
+        SoftmaxRegression(solver=solver).fit(X, y)
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("Cs", [10, [0.5, 2.0]])
+def test_non_finite_X_past_assume_finite_is_refused_by_the_cv(Cs):
+    from sklse import SoftmaxRegressionCV
+
+    X, y = datasets.load_iris(return_X_y=True)
+    X[3, 1] = np.inf
+    with (
+        sklearn.config_context(assume_finite=True),
+        warnings.catch_warnings(),
+        pytest.raises(ValueError, match="NaN or infinity"),
+    ):
+        warnings.simplefilter("error")
+        SoftmaxRegressionCV(Cs=Cs, cv=3).fit(X, y)
+
+
 def test_newton_cholesky_rejects_an_l1_term():
     X, y, _ = PROBLEMS["iris-C1"]
     with pytest.raises(ValueError, match="solver='newton-cholesky' does not support"):

@@ -115,14 +115,19 @@ def _line_search(monitor, params, step, sign, slope, at, noise):
         trial = problem.project(params + 0.5**halving * step, sign)
         x_trial = problem.to_x(trial)
         value_trial, optimality_trial = monitor.measure(x_trial)
-        if flat:
-            progress = (
-                value_trial <= value + noise and optimality_trial <= optimality / 2
-            )
+        # The fall itself against Armijo's: f + 1e-4 * slope can round to f, and
+        # then an f that did not move passed (breast_cancer's standardised
+        # features plus 1e6: 92 Newton steps at the gradient's float64 floor).
+        fall = value_trial - value
+        unmoved = fall == 0  # the step is below f's resolution: so are its halves
+        if flat or unmoved:
+            progress = fall <= noise and optimality_trial <= optimality / 2
         else:
-            progress = value_trial <= value + _ARMIJO * 0.5**halving * slope
+            progress = fall <= _ARMIJO * 0.5**halving * slope
         if progress:
             return trial, x_trial, value_trial, optimality_trial
+        if unmoved:
+            break
     return None
 
 

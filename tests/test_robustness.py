@@ -222,6 +222,21 @@ def test_default_fit_reaches_the_optimum_far_from_zero(X, y, shift, C, sparse):
     assert gap <= 1e-8 * f_star
 
 
+def test_newton_stops_where_f_no_longer_moves():
+    # Standardised breast_cancer plus 1e6: logits of ~1e7 round by ~1e-9, which
+    # the features' 1e6 make a gradient floor of ~2e-2 > tol. Newton steps there
+    # left f unmoved and passed Armijo's test (f + 1e-4 * slope rounded to f):
+    # 92 of them, each a dense Hessian, to max_iter and its misleading advice.
+    X, y = datasets.load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    reference = SoftmaxRegression(C=0.5, solver="newton-cg", tol=1e-10).fit(X, y)
+    model = SoftmaxRegression(C=0.5)
+    with pytest.warns(ConvergenceWarning, match="float64 floor"):
+        model.fit(X + 1e6, y)
+    assert model.n_iter_[0] <= 15
+    assert model.objective_ <= reference.objective_ * (1 + 1e-8)
+
+
 @pytest.mark.parametrize("name", ["wine", "iris"])
 @pytest.mark.parametrize("backend", ["numpy", "array_api"])
 def test_float32_default_fit_reaches_the_optimum_at_large_scale(request, name, backend):

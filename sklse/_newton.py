@@ -183,6 +183,12 @@ def cholesky_solver(loss, change=None):
     null_all = _null_directions(loss, None)
     center = change.mean if change is not None and loss.fit_intercept else None
     divisor = None if change is None else change.divisor
+    margin_divisor = None  # the margin's entries': class 0's coefficients, intercept
+    if margin and divisor is not None:
+        n_features = loss.n_dof // 2 - int(loss.fit_intercept)
+        margin_divisor = divisor[:n_features]
+        if loss.fit_intercept:
+            margin_divisor = np.r_[divisor[:n_features], divisor[2 * n_features]]
 
     def solve(params, free, gradient, damping=0.0):
         if change is None:
@@ -199,7 +205,7 @@ def cholesky_solver(loss, change=None):
 
     def solve_here(params, free, gradient, damping):
         if margin and free is None and not damping:
-            return _margin_step(loss, params, gradient, center, divisor)
+            return _margin_step(loss, params, gradient, center, margin_divisor)
         hessian = loss.hessian(params, center)
         if divisor is not None:
             hessian /= np.multiply.outer(divisor, divisor)
@@ -254,8 +260,8 @@ def _margin_step(loss, params, gradient, center=None, divisor=None):
     / alpha`` on the coefficients, and none along the intercepts' sum (nor along
     the coefficients' sums without a penalty): the null directions, where
     :func:`cholesky_solver` takes none either. In its variables y (``center``,
-    ``divisor``, the same for both classes) M and alpha are divided by the
-    divisors' outer product.
+    and ``divisor``, the margin's entries' divisors, the same for both classes) M
+    and alpha are divided by the divisors' outer product.
     """
     fit_intercept = loss.fit_intercept
     coef, intercept = _unpack(gradient, 2, fit_intercept)
@@ -266,11 +272,8 @@ def _margin_step(loss, params, gradient, center=None, divisor=None):
     margin = loss.margin_hessian(params, center)
     curvature = loss.alpha  # the penalty's, along [q, q] on the coefficients
     if divisor is not None:
-        ours = divisor[:n_features]  # class 0's coefficients
-        if fit_intercept:
-            ours = np.r_[ours, divisor[2 * n_features]]
-        margin /= np.multiply.outer(ours, ours)
-        curvature = curvature / ours[:n_features] ** 2
+        margin /= np.multiply.outer(divisor, divisor)
+        curvature = curvature / divisor[:n_features] ** 2
     if not np.isfinite(margin).all():  # as in cholesky_solver
         return np.full_like(params, np.nan)
     factor, info = lapack.dpotrf(margin)

@@ -266,7 +266,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         )
         self._set_fitted(result, loss, X.dtype, classes)
         if not (result.converged or result.interrupted):  # a stop asked for: no warning
-            self._warn_not_converged(result, solver)
+            self._warn_not_converged(result, solver, np.dtype(loss.dtype).name)
         context.call_on_fit_task_end(
             estimator=self, reconstruction_attributes={}, **task_data
         )
@@ -371,11 +371,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         return on_iteration
 
-    def _warn_not_converged(self, result, solver):
+    def _warn_not_converged(self, result, solver, precision):
         """Warn, as LogisticRegression does, with the reason and a remedy.
 
         The message starts as LogisticRegression's own (``"lbfgs failed to converge
         after 100 iteration(s)"``), so that filters written for it apply.
+        ``precision``: the name of the evaluations' dtype, whose reach ``tol`` may
+        be beyond.
         """
         # "auto" starts as lbfgs, and LogisticRegression's users filter on its name.
         solver = "lbfgs" if solver == "auto" else solver
@@ -390,7 +392,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         else:
             remedy = (
-                f"{result.message}: this tol is out of float64's reach on this "
+                f"{result.message}: this tol is out of {precision}'s reach on this "
                 f"problem (the gradient reached {self.gradient_norm_:.1e}); use a "
                 "larger tol, or if the gradient is large, scale the features (e.g. "
                 "with StandardScaler)."

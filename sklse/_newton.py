@@ -79,7 +79,8 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
             if found is not None:
                 break
         if found is None:
-            message = "no Newton step decreases f or its gradient (float64 floor)"
+            floor = np.dtype(monitor.loss.dtype).name  # the evaluations' precision
+            message = f"no Newton step decreases f or its gradient ({floor} floor)"
             break
         params, x, value, optimality = found
         last_decrement = -0.5 * slope

@@ -237,6 +237,19 @@ def test_newton_stops_where_f_no_longer_moves():
     assert model.objective_ <= reference.objective_ * (1 + 1e-8)
 
 
+def test_float32_floor_is_named_float32s():
+    # Standardised wine plus 1e3 in float32: the spread keeps 4 digits, logits of
+    # ~1e4 round by ~1e-3, and the gradient's floor is above tol = 1e-4. The
+    # warning blamed float64's floor.
+    X, y = datasets.load_wine(return_X_y=True)
+    X = (StandardScaler().fit_transform(X) + 1e3).astype(np.float32)
+    with pytest.warns(ConvergenceWarning) as caught:
+        SoftmaxRegression().fit(X, y)
+    message = str(caught[0].message)
+    assert "float32 floor" in message and "out of float32's reach" in message
+    assert "float64" not in message
+
+
 @pytest.mark.parametrize("name", ["wine", "iris"])
 @pytest.mark.parametrize("backend", ["numpy", "array_api"])
 def test_float32_default_fit_reaches_the_optimum_at_large_scale(request, name, backend):

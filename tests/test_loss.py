@@ -872,13 +872,17 @@ def one_row_loss(z, array_api=None):
     the dtype) and only the loss's own rounding is measured. With ``array_api`` (a
     conftest ``ArrayAPI``), evaluated by :class:`ArrayAPISoftmaxLoss` there.
     """
+    return one_row(z, array_api).loss_gradient(z.astype(np.float64))[0]
+
+
+def one_row(z, array_api=None):
+    """Return the loss of X = [[1]], label 0, no intercept and no penalty, in z's
+    dtype: its coefficients ``coef[k, 0]`` are the logits ``z_k``."""
     X, y = np.ones((1, 1), dtype=z.dtype), np.array([0])
     if array_api is None:
-        loss = SoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
-    else:
-        X, y = array_api.asarray(X), array_api.asarray(y)
-        loss = ArrayAPISoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
-    return loss.loss_gradient(z.astype(np.float64))[0]  # coef[k, 0] = z_k
+        return SoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
+    X, y = array_api.asarray(X), array_api.asarray(y)
+    return ArrayAPISoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
 
 
 def assert_row_loss_exact(value, z):
@@ -931,13 +935,7 @@ def one_row_derivatives(z, direction, array_api=None):
     As :func:`one_row_loss`: X = [[1]], label 0, no intercept, no penalty, so
     that they are ``p - e_0``, ``diag(p) - p p^T`` and its product.
     """
-    X, y = np.ones((1, 1), dtype=z.dtype), np.array([0])
-    if array_api is None:
-        loss = SoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
-    else:
-        X, y = array_api.asarray(X), array_api.asarray(y)
-        loss = ArrayAPISoftmaxLoss(X, y, len(z), C=np.inf, fit_intercept=False)
-    params = z.astype(np.float64)
+    loss, params = one_row(z, array_api), z.astype(np.float64)
     gradient = loss.loss_gradient(params)[1]
     return gradient, loss.hessian(params), loss.hessp(params, direction)
 

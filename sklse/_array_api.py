@@ -361,11 +361,12 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         (or their centred copy), class-major, in the dtype of ``X`` and ``proba``."""
         xp, n_classes = self.xp, self.n_classes
         weighted = proba if rows.sample_weight is None else proba * rows.sample_weight
-        # 1 - p_k, at the label as the sum of the other classes': 1 - p_y keeps no
-        # digit of it where p_y rounds to 1 (float32 at 1 - p_y < 6e-8), a
-        # curvature C (1 - p_y) x^2 that large C still feels.
-        others = xp.sum(xp.where(rows.is_label, 0.0, proba), axis=1, keepdims=True)
-        complement = xp.where(rows.is_label, others, 1 - proba)
+        # 1 - p_k, at each row's largest p_k as the sum of the other classes'
+        # (sklse._loss._complement: the label's, or a misclassified row's class).
+        classes = xp.expand_dims(xp.arange(n_classes, device=self.device), axis=0)
+        is_top = classes == xp.argmax(proba, axis=1, keepdims=True)
+        others = xp.sum(xp.where(is_top, 0.0, proba), axis=1, keepdims=True)
+        complement = xp.where(is_top, others, 1 - proba)
         blocks = [[None] * n_classes for _ in range(n_classes)]
         for k in range(n_classes):
             for other in range(k, n_classes):

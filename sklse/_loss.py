@@ -594,17 +594,22 @@ def block_hessian(block, fit_intercept, center=None):
 
 
 def _complement(block):
-    """Return ``1 - P`` (rows, n_classes), float64, at the label ``sum_{k != y} p_k``.
+    """Return ``1 - P`` (rows, n_classes), float64, at each row's largest ``p_k`` as
+    the sum of the other classes'.
 
-    ``1 - p_y`` keeps no digit of it where p_y rounds to 1 (float32 at ``1 - p_y
-    < 6e-8``), a curvature ``C (1 - p_y) x^2`` that large C still feels.
+    ``1 - p_k`` keeps no digit of it where p_k rounds to 1 (float32 at ``1 - p_k <
+    6e-8``: the label of a well-classified row, or the class of a confidently
+    misclassified one), a curvature ``C (1 - p_k) x^2`` that large C still feels;
+    below 1/2, where every other p_k is, ``1 - p_k`` is exact enough.
     """
     proba = block.proba.astype(np.float64)
+    rows = proba.shape[1]
+    top = proba.argmax(axis=0) * rows + np.arange(rows)  # flat, class-major
     flat = proba.ravel()  # a view: astype's copy is contiguous
-    flat[block.target] = 0
+    flat[top] = 0
     others = proba.sum(axis=0)
     complement = np.subtract(1, block.proba, dtype=np.float64)
-    complement.ravel()[block.target] = others
+    complement.ravel()[top] = others
     return complement.T
 
 

@@ -34,21 +34,9 @@ def _validate_data(estimator, *args, xp=np, **kwargs):
 
     ``xp`` is X's namespace (whose float dtypes X may have) under array API
     dispatch. numpy's own message for string X ("could not convert string to
-    float") does not say which input is at fault; this one does. An array (or
-    list) of strings is refused even where they read as numbers, as
-    LogisticRegression's ``dtype="numeric"`` refuses it.
+    float") does not say which input is at fault; this one does. Strings that
+    read as numbers convert, as in LogisticRegression's ``fit``.
     """
-    X, dtype = args[0], getattr(args[0], "dtype", None)
-    if isinstance(X, list | tuple):
-        try:
-            dtype = np.asarray(X).dtype
-        except ValueError:  # ragged: validate_data says so
-            pass
-    if getattr(dtype, "kind", None) in ("U", "S"):
-        raise ValueError(
-            f"X must be numeric; got an array of strings (dtype {dtype}): convert "
-            "it to numbers explicitly."
-        )
     try:
         return validate_data(
             estimator,

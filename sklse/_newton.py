@@ -176,7 +176,10 @@ def cholesky_solver(loss, change=None):
     intercepts' sum is dropped once more in params.)
     With an L1 term the step is on the ``free`` entries
     (:meth:`sklse._solvers._SplitL1.newton_system`). ``solve(params, free,
-    gradient, damping)`` solves ``(H + damping I) step = -gradient``. With two
+    gradient, damping)`` solves ``(H + damping I) step = -gradient``; with a
+    change, ``(H_y + damping I) step_y = -grad_y`` in y, mapped back to params,
+    where ``damping`` comes from the gradient in params as :func:`newton` gives it
+    (a standardised feature's entries are of one scale in both). With two
     classes and no L1 term the step comes from the margin's system instead
     (:func:`_margin_step`), where the loss has one.
     """

@@ -326,8 +326,9 @@ def _orthant_newton(result, monitor, max_iter):
 def _run_lbfgs(params, monitor, max_iter):
     """scipy's L-BFGS-B for the iterations of ``max_iter`` that ``monitor`` has left.
 
-    Without bounds and where the loss knows its features' moments, on the
-    variables of :class:`_Standardized`; ``monitor`` sees ``params`` either way.
+    Where the loss knows its features' moments, on the variables of
+    :class:`_Standardized` (of :class:`_OnBox` on the box of an L1 fit);
+    ``monitor`` sees ``params`` either way.
     There it stops once ``tol`` is met in both: in ``params`` (LogisticRegression's
     test) and in ``y``, stricter on a feature of less spread than a standardised
     one, where a small gradient in ``params`` can lie far from the optimum (on
@@ -366,7 +367,8 @@ class _OnY:
     ``fun`` (value and gradient, times ``scale``), ``hessp`` and ``callback`` in
     ``y``, for a monitor that sees ``params``; the callback's stop also needs
     ``tol`` met in ``y`` (``monitor.scaled_test``) until :meth:`done`. Where the
-    loss has no feature moments, or on the box of an L1 fit, ``y`` is ``x``.
+    loss has no feature moments ``y`` is ``x``; on the box of an L1 fit the change
+    is :class:`_OnBox`.
     """
 
     def __init__(self, monitor, scale=1.0):
@@ -426,7 +428,8 @@ _LBFGS_MEMORY = 10  # pairs of L-BFGS-B's Hessian approximation, scipy's default
 
 class _Standardized:
     """The change of variables that L-BFGS, Newton-CG and trust-ncg run on
-    (:class:`_OnY`): the features standardised.
+    (:class:`_OnY`) and newton-cholesky solves its systems in
+    (:func:`~sklse._newton.cholesky_solver`): the features standardised.
 
     ``params = T y`` with ``W = V / scale`` (column j of W divided by ``scale_j``)
     and ``b = beta / intercept_scale - W mean``: the model of centred features,
@@ -486,10 +489,6 @@ class _Standardized:
             y[self.n_coef :] += coef @ self.mean
         y *= self.divisor
         return y
-
-    def optimality(self, grad):
-        """Return ``max |grad_y f|``, the max-norm test on these variables."""
-        return np.abs(self.gradient(grad)).max(initial=0.0)
 
     def gradient(self, grad):
         """Return the gradient in ``y`` of f's gradient ``grad`` in ``params``."""

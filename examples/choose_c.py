@@ -2,7 +2,7 @@
 
 Run ``python examples/choose_c.py``. It fits the path on the bundled wine data
 (standardised; its raw features span four orders of magnitude) for an L2 and two
-L1 mixes, on the data-driven grid,
+L1 mixes, on LogisticRegressionCV's grid (20 values of C from 1e-4 to 1e4),
 prints the chosen points of the ``min`` and ``1se`` rules, and, when matplotlib is
 installed, saves ``examples/choose_c.png``: the mean test score +- its standard
 error along C (one curve per l1_ratio, ``min`` and ``1se`` marked) and the number
@@ -36,7 +36,7 @@ def plot(best, one_se, path):
 
     fig, (scores, sparsity) = plt.subplots(1, 2, figsize=(11, 4))
     for m, ratio in enumerate(best.l1_ratios_):
-        Cs, mean, se = best.Cs_[m], best.mean_scores_[m], best.std_errors_[m]
+        Cs, mean, se = best.Cs_, best.mean_scores_[m], best.std_errors_[m]
         (line,) = scores.semilogx(Cs, mean, label=f"l1_ratio={ratio:g}")
         scores.fill_between(Cs, mean - se, mean + se, color=line.get_color(), alpha=0.2)
         if ratio > 0:

@@ -48,8 +48,6 @@ from sklse._path import (
     _grid_array,
     _in_dtype,
     _Path,
-    data_driven_grid,
-    intercept_only_gradient,
 )
 
 __all__ = ["SoftmaxRegressionCV"]
@@ -66,9 +64,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     Parameters
     ----------
     Cs : int or array-like of shape (n_Cs,), default=10
-        An int gives a data-driven grid of that many values per l1_ratio, log-spaced
-        over four decades (see Notes); an array of positive values is the grid of
-        every l1_ratio (sorted ascending).
+        As in LogisticRegressionCV: an int gives that many values log-spaced from
+        1e-4 to 1e4, an array of positive values (``np.inf``: no penalty) is the
+        grid, in its order; the same grid for every l1_ratio. Each path runs from
+        the smallest C up, whatever the order.
     l1_ratios : array-like of shape (n_l1_ratios,), default=(0.0,)
         Elastic-net mixings to try, each in [0, 1] (see SoftmaxRegression).
     fit_intercept : bool, default=True
@@ -89,7 +88,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         Any scikit-learn scorer (greater is better); None is accuracy.
     refit : bool, default=True
         Refit the chosen point on all the data, starting from the mean of its
-        fold models; False keeps that mean as the model.
+        fold models. False, as LogisticRegressionCV: the model is the mean of
+        each fold's best model (with ``select="1se"``: of the chosen point's fold
+        models), ``C_`` and ``l1_ratio_`` the means of their values.
     n_jobs : int or None, default=None
         Folds fitted in parallel through joblib (threads unless a joblib backend
         says otherwise); the block threads of each fit are bounded so that all
@@ -103,14 +104,14 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    Cs_ : ndarray of shape (n_l1_ratios, n_Cs)
-        The grid: row ``m`` holds the C values (ascending) of ``l1_ratios_[m]``.
+    Cs_ : ndarray of shape (n_Cs,)
+        The grid of C, in the order given.
     l1_ratios_ : ndarray of shape (n_l1_ratios,)
         The l1_ratios, as given.
     scores_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
         Test score of each fold at each grid point.
     mean_scores_ : ndarray of shape (n_l1_ratios, n_Cs)
-        ``scores_.mean(axis=0)``.
+        ``scores_.mean(axis=0)``; NaN where a fold's score is NaN.
     std_errors_ : ndarray of shape (n_l1_ratios, n_Cs)
         ``scores_.std(axis=0, ddof=1) / sqrt(n_folds)`` (glmnet's ``cvsd``); NaN
         for one fold.
@@ -121,11 +122,12 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     n_iter_ : ndarray of shape (n_folds, n_l1_ratios, n_Cs)
         Solver iterations of each fit of the path.
     best_index_ : tuple of int
-        ``(m, j)``: the chosen point is ``Cs_[m, j]``, ``l1_ratios_[m]``.
+        ``(m, j)``: the point chosen by ``select``, ``l1_ratios_[m]`` and
+        ``Cs_[j]``.
     C_ : float
-        The chosen C.
+        The chosen C (``refit=False``: see ``refit``).
     l1_ratio_ : float
-        The chosen l1_ratio.
+        The chosen l1_ratio (``refit=False``: see ``refit``).
     coef_ : ndarray of shape (n_classes, n_features)
         Weights of the final model (refitted, or the mean of the fold models).
     intercept_ : ndarray of shape (n_classes,)
@@ -139,25 +141,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     --------
     SoftmaxRegression : one point of the path.
     sklearn.linear_model.LogisticRegressionCV : the same search for
-        LogisticRegression, on a fixed grid.
+        LogisticRegression.
 
     Notes
     -----
-    The data-driven grid is computed on all the data (with its sample and class
-    weights). At the intercept-only model (intercepts at their optimum, ``W = 0``),
-    the data term's gradient with respect to ``W`` is ``C G`` with
-
-    .. math::
-
-        G = (P_0 - Y)^\top \operatorname{diag}(s) X,
-
-    where every row of :math:`P_0` holds the weighted class shares. With an L1 term
-    (``l1_ratio = r > 0``), ``W = 0`` is the optimum exactly when
-    :math:`C \max_{kj} |G_{kj}| \le r`: the grid of ``r`` starts at
-    :math:`C = r / \max |G|`, where every coefficient is zero (glmnet's
-    ``lambda_max``). For ``r = 0`` it starts at :math:`10^{-3} / \max |G|`, glmnet's
-    start of a ridge path. Each row spans four decades from there.
-
     A training fold that misses a class still has a row per class (that class's
     logits decrease until ``tol`` is met), and scorers whose metric takes ``labels``
     are given every class, so test folds that miss one are scored.
@@ -180,7 +167,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = SoftmaxRegressionCV(Cs=5, cv=3, max_iter=1000).fit(X, y)
     >>> clf.scores_.shape, clf.Cs_.shape
-    ((3, 1, 5), (1, 5))
+    ((3, 1, 5), (5,))
     >>> clf.predict(X[:2])
     array([0, 0])
     """
@@ -276,7 +263,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             self._point(1.0, 0.0), X, y_encoded, self.classes_, sample_weight
         )
         self.l1_ratios_ = l1_ratios
-        self.Cs_ = self._grid(Cs, X, y_encoded, weight)
+        self.Cs_ = Cs
         context = self._init_callback_context(max_subtasks=len(folds) + self.refit)
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         task_data = {"estimator": self, "X": X, "y": y, "metadata": metadata}
@@ -315,7 +302,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         The folds' callback contexts are made here, in order, before the jobs run.
         """
         fold_contexts = [
-            context.subcontext(task_name="fold-path", max_subtasks=self.Cs_.size)
+            context.subcontext(
+                task_name="fold-path", max_subtasks=self.Cs_.size * len(self.l1_ratios_)
+            )
             for _ in folds
         ]
         return Parallel(n_jobs=self.n_jobs, prefer="threads")(
@@ -339,27 +328,15 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         return l1_ratios
 
     def _check_Cs(self):
-        """Return ``Cs``: the int, or the array sorted ascending."""
+        """Return the grid: LogisticRegressionCV's ``logspace(-4, 4, Cs)``, or Cs."""
         if isinstance(self.Cs, Integral):
-            return int(self.Cs)
-        Cs = _grid_array(
+            return np.logspace(-4, 4, self.Cs)
+        return _grid_array(
             self.Cs,
             "Cs",
             "a positive int or a non-empty 1-D array of C > 0",
-            np.isfinite,
+            lambda array: array > 0,  # NaN fails; inf: no penalty
         )
-        if not np.all(Cs > 0):
-            raise ValueError(f"Cs must be positive; got {self.Cs!r}.")
-        return np.sort(Cs)
-
-    def _grid(self, Cs, X, y_encoded, sample_weight):
-        """Return ``Cs_`` (n_l1_ratios, n_Cs): Cs for every l1_ratio, or the data's."""
-        if not isinstance(Cs, int):
-            return np.tile(Cs, (len(self.l1_ratios_), 1))
-        gradient = intercept_only_gradient(
-            X, y_encoded, len(self.classes_), sample_weight, self.fit_intercept
-        )
-        return data_driven_grid(gradient, self.l1_ratios_, Cs)
 
     def _point(self, C, l1_ratio):
         """Return the SoftmaxRegression of one grid point, with these settings."""
@@ -402,12 +379,13 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     def _set_path(self, results):
         """Set the path's attributes from the folds' results; return converged.
 
-        Points a callback's stop left unfitted (NaN scores) are left out of the
-        means and standard errors (NaN where no fold, or one, fitted them).
+        Points a callback's stop left unfitted (NaN models) are left out of the
+        means and standard errors (NaN where no fold, or one, fitted them); a
+        NaN score of a fitted point makes its mean NaN, as in GridSearchCV.
         """
         coefs, scores, n_iter, converged = map(np.stack, zip(*results, strict=True))
         self.coefs_paths_, self.scores_, self.n_iter_ = coefs, scores, n_iter
-        fitted = ~np.isnan(scores)
+        self._fitted = fitted = ~np.isnan(coefs[..., 0, 0])
         n_folds = fitted.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0: NaN, unfitted
             self.mean_scores_ = np.where(fitted, scores, 0.0).sum(axis=0) / n_folds
@@ -416,17 +394,26 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             self.std_errors_ = np.sqrt(variance / n_folds)
         return converged.ravel()
 
+    def _best(self, scores):
+        """Return the index ``(m, j)`` of the largest of ``scores`` (n_l1, n_Cs).
+
+        Ties go to the smallest C, then to the first l1_ratio (LogisticRegressionCV
+        and GridSearchCV's order for an ascending grid); NaN never wins.
+        """
+        order = np.argsort(self.Cs_, kind="stable")
+        ranked = np.where(np.isnan(scores), -np.inf, scores)[:, order]
+        i, m = np.unravel_index(np.argmax(ranked.T), ranked.T.shape)
+        return int(m), int(order[i])
+
     def _choose(self):
         """Set ``best_index_``, ``C_`` and ``l1_ratio_`` by the ``select`` rule.
 
-        Ties go to the smallest C, then to the first l1_ratio (LogisticRegressionCV
-        and GridSearchCV's order). After a callback's stop, only the points fitted
-        on every fold compete (on any fold, when there are none).
+        After a callback's stop, only the points fitted on every fold compete (on
+        any fold, when there are none).
         """
-        fitted = ~np.isnan(self.scores_)
+        fitted = self._fitted
         candidate = fitted.all(axis=0) if fitted.all(axis=0).any() else fitted.any(0)
-        mean = np.where(candidate, self.mean_scores_, -np.inf)
-        j, m = np.unravel_index(np.argmax(mean.T), mean.T.shape)
+        m, j = self._best(np.where(candidate, self.mean_scores_, np.nan))
         if self.select == "1se":
             if len(self.scores_) < 2:
                 raise ValueError(
@@ -434,22 +421,36 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                     f"{len(self.scores_)} fold."
                 )
             threshold = self.mean_scores_[m, j] - self.std_errors_[m, j]
-            within = np.flatnonzero(mean[m] >= threshold)  # none if threshold is NaN
-            j = within[0] if within.size else j
-        self.best_index_ = (int(m), int(j))
-        self.C_ = float(self.Cs_[m, j])
+            order = np.argsort(self.Cs_, kind="stable")
+            # the smallest C within; none if threshold is NaN
+            within = order[
+                np.where(candidate[m], self.mean_scores_[m], np.nan)[order] >= threshold
+            ]
+            j = int(within[0]) if within.size else j
+        self.best_index_ = (m, j)
+        self.C_ = float(self.Cs_[j])
         self.l1_ratio_ = float(self.l1_ratios_[m])
 
     def _fit_chosen(self, X, y_encoded, sample_weight, callback, refit):
         """Set ``coef_``, ``intercept_``: the refit from the mean fold model, or it.
 
-        The mean is over the folds that fitted the chosen point; ``callback`` is
-        the fit's context and the hooks' task data. Returns whether the refit met
+        The mean is over the folds that fitted the chosen point, or, for
+        ``refit=False`` (and ``select="min"``, every point fitted), over each
+        fold's own best point, as LogisticRegressionCV's. ``callback`` is the
+        fit's context and the hooks' task data. Returns whether the refit met
         ``tol`` (True without refit).
         """
         n_features = X.shape[1]
-        models = self.coefs_paths_[:, *self.best_index_].astype(np.float64)
-        mean = models[~np.isnan(self.scores_[:, *self.best_index_])].mean(axis=0)
+        if not self.refit and self.select == "min" and self._fitted.all():
+            # LogisticRegressionCV's refit=False: each fold's own best point.
+            m, j = np.transpose([self._best(scores) for scores in self.scores_])
+            models = self.coefs_paths_[np.arange(len(m)), m, j]
+            self.C_ = float(np.mean(self.Cs_[j]))
+            self.l1_ratio_ = float(np.mean(self.l1_ratios_[m]))
+        else:
+            m, j = self.best_index_
+            models = self.coefs_paths_[self._fitted[:, m, j], m, j]
+        mean = np.mean(models, axis=0, dtype=np.float64)
         coef, intercept = mean[:, :n_features], mean[:, n_features:].ravel()
         if not self.fit_intercept:
             intercept = np.zeros(len(self.classes_))

@@ -1,4 +1,4 @@
-"""The regularization path of one fold: its grid, its loss, its warm starts, its points.
+"""The regularization path of one fold: its loss, its warm starts, its points.
 
 Every point is :func:`sklse._solvers.minimize` on the fold's loss (made once, by
 :func:`sklse._data.numpy_loss`) with only the penalty changed
@@ -9,7 +9,6 @@ path; :mod:`sklse._cv` runs the folds and chooses.
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
 from sklse._compat import (
     neg_log_loss,
@@ -22,11 +21,6 @@ from sklse._data import (
 from sklse._estimator import SoftmaxRegression
 from sklse._numerics import softmax
 from sklse._solvers import minimize
-
-# glmnet's stand-in for l1_ratio = 0 when it computes the start of a ridge path: its
-# lambda_max is max|gradient| / max(alpha, 1e-3).
-_RIDGE_RATIO = 1e-3
-_DECADES = 4  # span of a data-driven grid
 
 
 def _in_dtype(arrays, dtype):
@@ -43,51 +37,6 @@ def _grid_array(values, name, expectation, valid):
     if array is None or array.ndim != 1 or array.size == 0 or not valid(array).all():
         raise ValueError(f"{name} must be {expectation}; got {values!r}.")
     return array
-
-
-def intercept_only_gradient(X, y_encoded, n_classes, sample_weight, fit_intercept):
-    """Return ``G = (P0 - Y)^T diag(s) X`` (n_classes, n_features), float64.
-
-    ``P0`` is the intercept-only optimum: every row holds the weighted class shares
-    (``1 / n_classes`` without intercept, where it is the zero model). ``C * G`` is
-    the gradient of the data term of F with respect to W at ``W = 0``.
-    """
-    n_samples = len(y_encoded)
-    s = np.ones(n_samples) if sample_weight is None else sample_weight
-    s = np.asarray(s, dtype=np.float64)
-    weighted_onehot = sp.csr_array(
-        (s, (y_encoded, np.arange(n_samples))), shape=(n_classes, n_samples)
-    )
-    class_sums = weighted_onehot @ X  # row k: sum of s_i x_i over class k
-    class_sums = class_sums.toarray() if sp.issparse(class_sums) else class_sums
-    class_sums = np.asarray(class_sums, dtype=np.float64)
-    if fit_intercept:
-        shares = np.bincount(y_encoded, weights=s, minlength=n_classes) / s.sum()
-    else:
-        shares = np.full(n_classes, 1.0 / n_classes)
-    with np.errstate(all="ignore"):
-        gradient = shares[:, np.newaxis] * class_sums.sum(axis=0) - class_sums
-    if not np.isfinite(gradient).all():
-        raise ValueError(
-            "The gradient at W = 0 that sets the grid of C is not finite: X holds "
-            "NaN or infinity (a check that assume_finite=True skips), or features "
-            "beyond 1e300."
-        )
-    return gradient
-
-
-def data_driven_grid(gradient, l1_ratios, n_Cs):
-    """Return the grid ``Cs`` of shape (n_l1_ratios, n_Cs), each row ascending.
-
-    Row ``r > 0`` starts at ``r / max|G|``, the largest C whose optimum has ``W = 0``
-    (the L1 subgradient ``r`` covers ``C * G``); row ``r = 0`` at ``1e-3 / max|G|``,
-    where glmnet starts a ridge path. Each spans four decades, log-spaced.
-    """
-    scale = np.max(np.abs(gradient), initial=0.0)
-    if scale == 0:  # W = 0 is optimal for every C: any grid gives the same models
-        scale = 1.0
-    first = np.where(l1_ratios > 0, l1_ratios, _RIDGE_RATIO) / scale
-    return first[:, np.newaxis] * np.logspace(0, _DECADES, n_Cs)
 
 
 class _Path(NamedTuple):
@@ -114,7 +63,7 @@ def _fold_loss(path, train):
             f"{len(y)} samples of class {classes[present].tolist()} only: use a "
             "stratified cv (e.g. StratifiedKFold) or fewer folds."
         )
-    point = estimator._point(estimator.Cs_[0, 0], estimator.l1_ratios_[0])
+    point = estimator._point(estimator.Cs_.min(), estimator.l1_ratios_[0])
     sample_weight = None if path.sample_weight is None else path.sample_weight[train]
     # Class weights as SoftmaxRegression computes them on this fold (its classes);
     # the loss still has every class, so that all folds' models have one layout.
@@ -136,7 +85,9 @@ def _fold_loss(path, train):
 
 
 def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof, settled=False):
-    """Return the start of grid point (m, j) from the ``solutions`` so far.
+    """Return the start of the ``j``-th point of path ``m`` from the ``solutions``.
+
+    ``Cs`` is the grid ascending, ``solutions`` keyed by (m, j) in that order.
 
     The first point of a path starts from the first point of the previous
     l1_ratio's path (zeros for the first path), the others from the point before.
@@ -154,9 +105,9 @@ def _warm_start(solutions, Cs, l1_ratios, m, j, n_dof, settled=False):
     if j == 0:
         return solutions.get((m - 1, 0), np.zeros(n_dof))
     last = solutions[m, j - 1]
-    if j == 1 or settled or l1_ratios[m] > 0 or np.isinf(Cs[m, j]):
+    if j == 1 or settled or l1_ratios[m] > 0 or np.isinf(Cs[j]):
         return last
-    log_C = np.log(Cs[m, max(j - 3, 0) : j + 1])
+    log_C = np.log(Cs[max(j - 3, 0) : j + 1])
     if not np.all(np.diff(log_C) > 0):
         return last
     steps = [solutions[m, i] - solutions[m, i - 1] for i in range(max(j - 2, 1), j)]
@@ -225,15 +176,16 @@ def _empty_path(estimator, n_features, dtype):
     ``coefs`` and ``scores`` NaN, ``n_iter`` 0, ``converged`` True (a point not
     fitted, after a callback's stop, is not a fit that failed).
     """
-    Cs = estimator.Cs_
+    shape = (len(estimator.l1_ratios_), len(estimator.Cs_))
     columns = n_features + int(estimator.fit_intercept)
-    coefs = np.full(Cs.shape + (len(estimator.classes_), columns), np.nan, dtype)
-    scores, n_iter = np.full(Cs.shape, np.nan), np.zeros(Cs.shape, dtype=np.int32)
-    return coefs, scores, n_iter, np.ones(Cs.shape, dtype=bool)
+    coefs = np.full(shape + (len(estimator.classes_), columns), np.nan, dtype)
+    scores, n_iter = np.full(shape, np.nan), np.zeros(shape, dtype=np.int32)
+    return coefs, scores, n_iter, np.ones(shape, dtype=bool)
 
 
 def _fold_path(path, train, test, context):
-    """Fit and score every point of the grid on one fold, from the smallest C up.
+    """Fit and score every point of the grid on one fold, from the smallest C up
+    (each l1_ratio in turn).
 
     Returns ``coefs`` (n_l1_ratios, n_Cs, n_classes, n_features + intercept) in X's
     dtype, ``scores``, ``n_iter`` and ``converged``, each (n_l1_ratios, n_Cs). Once
@@ -252,9 +204,11 @@ def _fold_path(path, train, test, context):
     context.call_on_fit_task_begin(**task_data)
     fit = (point, loss, _point_model(estimator, X.shape[1]), _fold_scorer(path, test))
     solutions = {}
-    for m, j in np.ndindex(estimator.Cs_.shape):
+    order = np.argsort(estimator.Cs_, kind="stable")
+    for m, i in np.ndindex(len(estimator.l1_ratios_), len(order)):
         point_context = context.subcontext(task_name="path-point")
-        if _path_point(fit, (m, j), solutions, fold, (point_context, task_data)):
+        index = (m, i, order)
+        if _path_point(fit, index, solutions, fold, (point_context, task_data)):
             path.stop.append(True)
         if path.stop:
             break
@@ -264,19 +218,20 @@ def _fold_path(path, train, test, context):
 
 
 def _path_point(fit, index, solutions, fold, callback):
-    """Fit and score grid point ``index`` into ``fold``; return a callback's stop.
+    """Fit and score a grid point into ``fold``; return a callback's stop.
 
-    ``fit`` is ``(point, loss, model, score)``, ``callback`` the point's context
-    and the hooks' task data.
+    ``fit`` is ``(point, loss, model, score)``, ``index`` ``(m, i, order)``: the
+    ``i``-th point of path ``m``, the grid's ascending ``order``; ``callback``
+    the point's context and the hooks' task data.
     """
-    (point, loss, model, score), (m, j) = fit, index
+    (point, loss, model, score), (m, i, order) = fit, index
     estimator, X = callback[1]["estimator"], callback[1]["X"]
-    Cs, l1_ratios = estimator.Cs_, estimator.l1_ratios_
-    loss._set_penalty(X.shape[1], loss.sw_sum, Cs[m, j], l1_ratios[m])
-    settled = j > 0 and fold[2][m, j - 1] == 0  # n_iter of the point before
-    start = _warm_start(solutions, Cs, l1_ratios, m, j, loss.n_dof, settled)
+    Cs, l1_ratios, j = estimator.Cs_[order], estimator.l1_ratios_, order[i]
+    loss._set_penalty(X.shape[1], loss.sw_sum, Cs[i], l1_ratios[m])
+    settled = i > 0 and fold[2][m, order[i - 1]] == 0  # n_iter of the point before
+    start = _warm_start(solutions, Cs, l1_ratios, m, i, loss.n_dof, settled)
     result, stop = _fit_point(point, loss, start, *callback)
-    solutions[m, j] = result.params
+    solutions[m, i] = result.params
     model.coef_, model.intercept_ = _in_dtype(
         point._coef_intercept(result.params, loss), X.dtype
     )
@@ -288,7 +243,7 @@ def _path_point(fit, index, solutions, fold, callback):
     n_iter[m, j], converged[m, j] = result.n_iter, result.converged
     if estimator.verbose:
         print(
-            f"[SoftmaxRegressionCV] C={Cs[m, j]:.4g} l1_ratio={l1_ratios[m]:g}: "
+            f"[SoftmaxRegressionCV] C={Cs[i]:.4g} l1_ratio={l1_ratios[m]:g}: "
             f"{result.n_iter} iterations, score {scores[m, j]:.6g}"
         )
     return stop

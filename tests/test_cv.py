@@ -2,8 +2,7 @@
 
 The oracles: GridSearchCV of SoftmaxRegression and LogisticRegressionCV on the same
 grid, folds and scoring; SoftmaxRegression fitted on each fold by hand and scored by
-scikit-learn's scorers; the intercept-only gradient written here with a one-hot
-matrix; the selection rules written here from ``scores_``.
+scikit-learn's scorers; the selection rules written here from ``scores_``.
 """
 
 import warnings
@@ -16,10 +15,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.callback import FitCallback
+from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import get_scorer, log_loss
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklse._path
@@ -38,19 +39,13 @@ def make_data(rng, n_classes=3, n_samples=150, n_features=4):
     return X, np.minimum(y, n_classes - 1)
 
 
-def onehot_gradient(X, y, n_classes, s):
-    """``(P0 - Y)^T diag(s) X`` at the weighted class shares, in float64."""
-    Y = np.eye(n_classes)[y]
-    shares = (s @ Y) / s.sum()
-    return (shares - Y).T @ (s[:, None] * np.asarray(X, dtype=np.float64))
-
-
 # The default (L2) path and an elastic-net one: on the checks' small data every L1
 # point ends with Newton steps on its orthant, so weighted and repeated rows give
 # the same path up to rounding (check_sample_weight_equivalence). The L1 path has
-# a given grid: the data-driven one starts at the all-zero model, which on the
-# balanced iris of check_non_transformer_estimators_n_iter is the zero start itself
-# (0 iterations, where the check asks for at least 1).
+# a grid of its own: at the default's smallest C (1e-4) the optimum is the
+# all-zero model, which on the balanced iris of
+# check_non_transformer_estimators_n_iter is the zero start itself (0 iterations,
+# where the check asks for at least 1).
 @parametrize_with_checks(
     [
         SoftmaxRegressionCV(),
@@ -102,7 +97,7 @@ def test_ridge_warm_start_follows_a_path_linear_in_log_C(rng, log_C):
     # A separable problem's ridge path grows about linearly in log C: the start
     # is the secant extrapolation, exact on such a path whatever the grid.
     a, b = rng.standard_normal((2, 7))
-    Cs, solutions = np.exp(log_C)[np.newaxis], {}
+    Cs, solutions = np.exp(log_C), {}
     for j, u in enumerate(log_C):
         if j >= 2:
             start = _warm_start(solutions, Cs, np.zeros(1), 0, j, 7)
@@ -116,8 +111,8 @@ def test_ridge_warm_start_follows_a_saturating_path(rng):
     # which the start predicts from the ratio of the last two changes, where the
     # secant would predict the last change again.
     W_inf, a = rng.standard_normal((2, 7))
-    Cs, solutions = np.logspace(-1, 4, 6)[np.newaxis], {}
-    for j, C in enumerate(Cs[0]):
+    Cs, solutions = np.logspace(-1, 4, 6), {}
+    for j, C in enumerate(Cs):
         start = _warm_start(solutions, Cs, np.zeros(1), 0, j, 7)
         if j >= 3:
             assert_allclose(start, W_inf - a / C, rtol=1e-12, atol=1e-12)
@@ -129,9 +124,9 @@ def test_a_settled_path_starts_where_it_ended(rng):
     # not extrapolated: the fold's loss then reuses its data sums (tested in
     # test_loss.py), and a point that meets tol there costs no pass over X.
     W_inf, a = rng.standard_normal((2, 7))
-    Cs, solutions = np.logspace(-1, 4, 6)[np.newaxis], {}
+    Cs, solutions = np.logspace(-1, 4, 6), {}
     for j in range(3):
-        solutions[0, j] = W_inf - a / Cs[0, j]
+        solutions[0, j] = W_inf - a / Cs[j]
     moved = _warm_start(solutions, Cs, np.zeros(1), 0, 3, 7)
     assert not np.array_equal(moved, solutions[0, 2])
     settled = _warm_start(solutions, Cs, np.zeros(1), 0, 3, 7, settled=True)
@@ -141,12 +136,12 @@ def test_a_settled_path_starts_where_it_ended(rng):
 def test_ridge_warm_start_is_never_faster_than_the_secant(rng):
     # Where the path speeds up (W ~ C at the smallest C) the start is the secant's.
     a = rng.standard_normal(7)
-    Cs = np.logspace(-4, 0, 5)[np.newaxis]
-    solutions = {(0, j): a * C for j, C in enumerate(Cs[0][:3])}
+    Cs = np.logspace(-4, 0, 5)
+    solutions = {(0, j): a * C for j, C in enumerate(Cs[:3])}
     secant = 2 * solutions[0, 2] - solutions[0, 1]
     assert_allclose(_warm_start(solutions, Cs, np.zeros(1), 0, 3, 7), secant)
     # L1 paths (kinks where coefficients leave 0) start from the point before.
-    assert_array_equal(_warm_start(solutions, Cs, np.ones(1), 0, 3, 7), a * Cs[0, 2])
+    assert_array_equal(_warm_start(solutions, Cs, np.ones(1), 0, 3, 7), a * Cs[2])
 
 
 def test_warm_started_path_takes_fewer_iterations_than_cold_fits(rng):
@@ -184,39 +179,51 @@ def test_matches_logistic_regression_cv(rng, fit_intercept):
     assert_allclose(cv.intercept_, lr.intercept_, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("fit_intercept", [True, False])
-def test_l1_grid_starts_at_the_last_all_zero_model(rng, fit_intercept):
+def test_int_Cs_is_logistic_regression_cvs_grid(rng):
     X, y = make_data(rng)
-    s = rng.uniform(0.5, 2.0, size=len(y))
-    ratios = (0.25, 1.0)
-    cv = SoftmaxRegressionCV(Cs=6, l1_ratios=ratios, fit_intercept=fit_intercept)
-    cv.fit(X, y, sample_weight=s)
-    if fit_intercept:
-        expected = np.max(np.abs(onehot_gradient(X, y, 3, s)))
-    else:  # the zero model: uniform probabilities
-        Y = np.eye(3)[y]
-        expected = np.max(np.abs((1 / 3 - Y).T @ (s[:, None] * X)))
-    assert_allclose(cv.Cs_[:, 0], np.array(ratios) / expected, rtol=1e-12)
-    assert_allclose(cv.Cs_[:, -1] / cv.Cs_[:, 0], 1e4, rtol=1e-12)
-    for ratio, C in zip(ratios, cv.Cs_[:, 0], strict=True):
-        params = {"l1_ratio": ratio, "tol": 1e-10, "fit_intercept": fit_intercept}
-        below = SoftmaxRegression(C=C * (1 - 1e-6), **params).fit(X, y, s)
-        above = SoftmaxRegression(C=C * 1.01, **params).fit(X, y, s)
-        assert np.count_nonzero(below.coef_) == 0
-        assert np.count_nonzero(above.coef_) > 0
+    lr = LogisticRegressionCV(
+        Cs=4,
+        cv=3,
+        l1_ratios=(0.0,),
+        scoring="neg_log_loss",
+        use_legacy_attributes=False,
+    ).fit(X, y)
+    cv = SoftmaxRegressionCV(Cs=4, l1_ratios=(0.0, 1.0), cv=3).fit(X, y)
+    assert_array_equal(cv.Cs_, lr.Cs_)
 
 
-def test_ridge_grid_is_glmnets(rng):
+def test_a_grid_keeps_its_order(rng):
+    # As LogisticRegressionCV: Cs_ and the columns of the path's arrays in the order
+    # given; the path itself runs from the smallest C up, the same fits.
     X, y = make_data(rng)
-    cv = SoftmaxRegressionCV(Cs=4, cv=3).fit(X, y)
-    start = 1e-3 / np.max(np.abs(onehot_gradient(X, y, 3, np.ones(len(y)))))
-    assert_allclose(cv.Cs_, [start * np.array([1, 10 ** (4 / 3), 10 ** (8 / 3), 1e4])])
+    folds = list(StratifiedKFold(3).split(X, y))
+    order = [3, 0, 4, 2, 1]
+    shuffled = SoftmaxRegressionCV(Cs=CS[order], cv=folds).fit(X, y)
+    ascending = SoftmaxRegressionCV(Cs=CS, cv=folds).fit(X, y)
+    assert_array_equal(shuffled.Cs_, CS[order])
+    for name in ("scores_", "n_iter_", "coefs_paths_"):
+        assert_array_equal(
+            getattr(shuffled, name), getattr(ascending, name)[:, :, order], name
+        )
+    assert shuffled.C_ == ascending.C_
+    assert CS[order][shuffled.best_index_[1]] == ascending.C_
+    assert_array_equal(shuffled.coef_, ascending.coef_)
+
+
+def test_infinite_C_is_the_unpenalised_fit(rng):
+    X, y = make_data(rng)
+    folds = list(StratifiedKFold(3).split(X, y))
+    cv = SoftmaxRegressionCV(Cs=[1.0, np.inf], cv=folds, tol=TIGHT).fit(X, y)
+    train = folds[0][0]
+    free = SoftmaxRegression(C=np.inf, tol=TIGHT).fit(X[train], y[train])
+    assert_allclose(cv.coefs_paths_[0, 0, 1, :, :-1], free.coef_, rtol=1e-5, atol=1e-7)
 
 
 def test_attribute_layout(rng):
     X, y = make_data(rng, n_features=3)
     cv = SoftmaxRegressionCV(Cs=4, l1_ratios=(0.0, 0.5, 1.0), cv=3).fit(X, y)
-    assert cv.Cs_.shape == cv.mean_scores_.shape == cv.std_errors_.shape == (3, 4)
+    assert cv.Cs_.shape == (4,)
+    assert cv.mean_scores_.shape == cv.std_errors_.shape == (3, 4)
     assert cv.scores_.shape == cv.n_iter_.shape == (3, 3, 4)
     assert cv.coefs_paths_.shape == (3, 3, 4, 3, 3 + 1)
     assert_allclose(cv.mean_scores_, cv.scores_.mean(axis=0))
@@ -224,9 +231,8 @@ def test_attribute_layout(rng):
     assert_array_equal(cv.l1_ratios_, [0.0, 0.5, 1.0])
     m, j = cv.best_index_
     assert cv.mean_scores_[m, j] == cv.mean_scores_.max()
-    assert (cv.C_, cv.l1_ratio_) == (cv.Cs_[m, j], cv.l1_ratios_[m])
+    assert (cv.C_, cv.l1_ratio_) == (cv.Cs_[j], cv.l1_ratios_[m])
     assert isinstance(cv.C_, float) and isinstance(cv.l1_ratio_, float)
-    assert np.all(np.diff(cv.Cs_, axis=1) > 0)
 
 
 def test_one_standard_error_rule(rng):
@@ -308,7 +314,7 @@ def test_one_class_in_a_training_fold_raises(rng):
     "params, match",
     [
         ({"Cs": []}, "Cs must be a positive int or a non-empty 1-D array"),
-        ({"Cs": [1.0, -1.0]}, r"Cs must be positive; got \[1.0, -1.0\]"),
+        ({"Cs": [1.0, -1.0]}, r"array of C > 0; got \[1.0, -1.0\]"),
         ({"Cs": [1.0, np.nan]}, "Cs must be a positive int or a non-empty"),
         ({"Cs": 0}, "'Cs' parameter of SoftmaxRegressionCV must be"),
         ({"l1_ratios": []}, "l1_ratios must be a non-empty 1-D array of numbers"),
@@ -337,12 +343,29 @@ def test_sparse_and_float32_give_the_same_path(rng):
     assert_allclose(f32.scores_, dense.scores_, rtol=1e-3)
 
 
-def test_refit_false_keeps_the_mean_fold_model(rng):
-    X, y = make_data(rng)
-    cv = SoftmaxRegressionCV(Cs=CS, cv=3, refit=False).fit(X, y)
-    mean = cv.coefs_paths_[:, *cv.best_index_].mean(axis=0)
-    assert_allclose(cv.coef_, mean[:, :-1])
-    assert_allclose(cv.intercept_, mean[:, -1])
+def test_refit_false_averages_each_folds_best_as_logistic_regression_cv():
+    # Standardised iris: the folds' best C differ, so the mean of the best mean
+    # score's fold models (this estimator's rule before) is another model.
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    common = {"Cs": np.logspace(-2, 3, 12), "cv": folds, "refit": False}
+    common.update(scoring="neg_log_loss", max_iter=10000)
+    cv = SoftmaxRegressionCV(tol=TIGHT, **common).fit(X, y)
+    lr = LogisticRegressionCV(
+        l1_ratios=(0.0,), tol=1e-10, use_legacy_attributes=False, **common
+    ).fit(X, y)
+    best = [np.argmax(fold[0]) for fold in lr.scores_]
+    assert len(set(best)) > 1
+    assert_allclose(cv.C_, lr.C_, rtol=1e-12)
+    assert cv.l1_ratio_ == lr.l1_ratio_ == 0.0
+    assert_allclose(cv.coef_, lr.coef_, rtol=1e-4, atol=1e-5)
+    assert_allclose(cv.intercept_, lr.intercept_, rtol=1e-4, atol=1e-5)
+    # With select="1se" the chosen point's fold models are averaged.
+    se = SoftmaxRegressionCV(tol=TIGHT, select="1se", **common).fit(X, y)
+    mean = se.coefs_paths_[:, *se.best_index_].mean(axis=0)
+    assert_allclose(se.coef_, mean[:, :-1])
+    assert se.C_ == se.Cs_[se.best_index_[1]]
 
 
 def test_n_jobs_gives_the_same_fit_and_bounds_block_threads(rng, monkeypatch):

@@ -482,6 +482,28 @@ def test_progress_bar_over_the_path(rng):
     assert cv.coef_.shape == (3, X.shape[1])
 
 
+def test_a_nan_score_makes_its_points_mean_nan(rng):
+    # As GridSearchCV: a fitted point's NaN score stays in its mean (only points a
+    # callback's stop left unfitted are left out), and that point is never chosen.
+    X, y = make_data(rng)
+    folds = list(StratifiedKFold(3).split(X, y))
+    calls = []
+
+    def score(model, X_test, y_test):  # called fold by fold, from the smallest C
+        calls.append(None)
+        if len(calls) == 4:  # the first fold's CS[3]
+            return np.nan
+        return -log_loss(y_test, model.predict_proba(X_test), labels=[0, 1, 2])
+
+    cv = SoftmaxRegressionCV(Cs=CS, cv=folds, scoring=score).fit(X, y)
+    assert np.isnan(cv.scores_[0, 0, 3]) and np.isnan(cv.mean_scores_[0, 3])
+    assert np.isfinite(np.delete(cv.mean_scores_[0], 3)).all()
+    expected = np.nanargmax(
+        np.where(np.arange(len(CS)) == 3, np.nan, cv.mean_scores_[0])
+    )
+    assert cv.best_index_ == (0, expected)
+
+
 def test_not_converged_warns_once(rng):
     X, y = make_data(rng)
     with pytest.warns(ConvergenceWarning, match=r"of 16 fits \(path and refit\)"):

@@ -282,12 +282,13 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         converged = self._set_path(results)
         self._choose()
         refit = self.refit and not path.stop  # a stop asked for: no refit either
-        converged = np.append(
-            converged,
-            self._fit_chosen(X, y_encoded, weight, (context, task_data), refit),
+        refit_converged, refit_n_iter = self._fit_chosen(
+            X, y_encoded, weight, (context, task_data), refit
         )
+        converged = np.append(converged, refit_converged)
         if not converged.all():
-            self._warn_not_converged_path(converged)
+            n_iter = np.append(self.n_iter_.ravel(), refit_n_iter)
+            self._warn_not_converged_path(converged, n_iter)
         context.call_on_fit_task_end(reconstruction_attributes={}, **task_data)
         return self
 
@@ -438,7 +439,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         ``refit=False`` (and ``select="min"``, every point fitted), over each
         fold's own best point, as LogisticRegressionCV's. ``callback`` is the
         fit's context and the hooks' task data. Returns whether the refit met
-        ``tol`` (True without refit).
+        ``tol`` and its iterations (True and 0 without refit).
         """
         n_features = X.shape[1]
         if not self.refit and self.select == "min" and self._fitted.all():
@@ -459,7 +460,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 coef.astype(X.dtype),
                 intercept.astype(X.dtype),
             )
-            return True
+            return True, 0
         point = self._point(self.C_, self.l1_ratio_)
         loss = numpy_loss(point, X, y_encoded, len(self.classes_), sample_weight)
         start = _pack(coef, intercept if self.fit_intercept else None)
@@ -470,15 +471,35 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         self.coef_, self.intercept_ = _in_dtype(
             point._coef_intercept(result.params, loss), X.dtype
         )
-        return result.converged
+        return result.converged, result.n_iter
 
-    def _warn_not_converged_path(self, converged):
-        """Warn once for every fit (path or refit) that stopped above ``tol``."""
+    def _warn_not_converged_path(self, converged, n_iter):
+        """Warn once for every fit (path or refit) that stopped above ``tol``.
+
+        The message starts as SoftmaxRegression's and LogisticRegression's (``"lbfgs
+        failed to converge"``), so that filters written for them apply; its remedy
+        is max_iter's only for the fits that reached it.
+        """
+        solver = "lbfgs" if self.solver == "auto" else self.solver
+        failed = ~converged
+        at_max = np.count_nonzero(failed & (n_iter >= self.max_iter))
+        remedies = []
+        if at_max:
+            remedies.append(
+                f"{at_max} reached max_iter={self.max_iter}: increase max_iter or "
+                "scale the features (e.g. with StandardScaler)"
+            )
+        if at_max < np.count_nonzero(failed):
+            remedies.append(
+                f"{np.count_nonzero(failed) - at_max} stopped before max_iter, tol "
+                "out of the precision's reach there: use a larger tol"
+            )
         warnings.warn(
-            f"SoftmaxRegressionCV: {np.count_nonzero(~converged)} of {converged.size} "
-            f"fits (path and refit) stopped above tol = {self.tol:.1e} "
-            f"(max_iter={self.max_iter}); n_iter_ shows which: increase max_iter or "
-            "scale the features (e.g. with StandardScaler).",
+            f"{solver} failed to converge in {np.count_nonzero(failed)} of "
+            f"{converged.size} fits (path and refit) of SoftmaxRegressionCV: "
+            f"max|gradient| > tol = {self.tol:.1e} (n_iter_ shows which); "
+            + "; ".join(remedies)
+            + ".",
             category=ConvergenceWarning,
             # This method, fit, _whole_fit's and with_callbacks' wrappers, then the
             # caller of fit.

@@ -508,6 +508,24 @@ def test_not_converged_warns_once(rng):
     X, y = make_data(rng)
     with pytest.warns(ConvergenceWarning, match=r"of 16 fits \(path and refit\)"):
         SoftmaxRegressionCV(Cs=CS, cv=3, max_iter=1).fit(X, y)
+    # LogisticRegression's filter applies, as to SoftmaxRegression's warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="lbfgs failed to converge")
+        SoftmaxRegressionCV(Cs=CS, cv=3, max_iter=1).fit(X, y)
+
+
+def test_a_tol_out_of_reach_is_not_blamed_on_max_iter(rng):
+    X, y = make_data(rng)
+    with pytest.warns(ConvergenceWarning) as record:
+        SoftmaxRegressionCV(Cs=CS[:2], cv=2, tol=0.0, max_iter=10000).fit(X, y)
+    (message,) = [str(warning.message) for warning in record]
+    assert (
+        "5 of 5 fits" in message
+        and "5 stopped before max_iter" in message
+        and "use a larger tol" in message
+    )
+    assert "increase max_iter" not in message
 
 
 def test_score_uses_scoring_and_two_classes(rng):

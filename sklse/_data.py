@@ -218,8 +218,10 @@ def _times_class_weight_xp(estimator, y_encoded, sample_weight, classes, X):
     xp, _, device = get_namespace_and_device(X)
     labels = xp.arange(classes.shape[0], dtype=y_encoded.dtype, device=device)
     is_label = y_encoded[:, None] == labels[None, :]
-    weight = 1.0 if sample_weight is None else sample_weight[:, None]
-    totals = xp.sum(xp.where(is_label, weight, 0.0), axis=0)
+    if sample_weight is None:  # counts (xp.where takes at most one Python scalar)
+        totals = xp.sum(xp.astype(is_label, X.dtype), axis=0)
+    else:
+        totals = xp.sum(xp.where(is_label, sample_weight[:, None], 0.0), axis=0)
     class_weight = _class_weight(estimator, classes, _host(totals))
     class_weight = xp.asarray(class_weight, dtype=X.dtype, device=device)
     weight = xp.take(class_weight, y_encoded, axis=0)

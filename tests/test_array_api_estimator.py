@@ -101,6 +101,20 @@ def test_weights_string_labels_and_mixed_namespaces(array_api, strict_array_api,
     assert_close(array_api.to_numpy(model.coef_), reference.coef_, "float64")
 
 
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 0.5, 2: 3.0}])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_class_weights_without_sample_weights(array_api, data, class_weight, dtype):
+    X, y = data
+    X = X.astype(dtype)
+    params = {"class_weight": class_weight, "tol": TOL[dtype], "max_iter": 500}
+    reference = SoftmaxRegression(**params).fit(X, y)
+    X_device = array_api.asarray(X)
+    with dispatch():
+        model = SoftmaxRegression(**params).fit(X_device, array_api.asarray(y))
+    assert_close(array_api.to_numpy(model.coef_), reference.coef_, dtype)
+    assert_close(array_api.to_numpy(model.intercept_), reference.intercept_, dtype)
+
+
 def test_labels_of_another_namespace(array_api, strict_array_api, data):
     X, y = data
     reference = SoftmaxRegression().fit(X, y + 10)

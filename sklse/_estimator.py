@@ -152,9 +152,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     LogisticRegression's multinomial objective. With two classes and ``l1_ratio=0``,
     the symmetric parametrisation halves the penalty of the margin
     ``w = W[1] - W[0]``, so the fit equals ``LogisticRegression(C=2 * C)``:
-    ``coef_[1] - coef_[0]`` is its ``coef_[0]``. (With ``l1_ratio=1`` the L1 norm
-    of the two rows is at least ``||w||_1``, reached by many splits, so the margin
-    is that of ``LogisticRegression(C=C, l1_ratio=1)``.)
+    ``coef_[1] - coef_[0]`` is its ``coef_[0]``. In general the margin is that of
+    ``LogisticRegression(C=2 * C / (1 + r), l1_ratio=2 * r / (1 + r))``: the L1
+    norm of the two rows is at least ``||w||_1``, reached at ``W[0] = -w / 2``,
+    where the L2 term is ``||w||^2 / 4`` (with ``l1_ratio=1``: the same C).
 
     :meth:`set_callbacks` takes scikit-learn's callbacks (:mod:`sklearn.callback`)
     with every solver: each solver iteration is one sub-task, whose model has that

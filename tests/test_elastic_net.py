@@ -168,13 +168,16 @@ def test_zeros_are_exact_and_select_from_model_works():
     assert selector.transform(X).shape[1] == used.sum()
 
 
-def test_two_classes_pure_l1_is_logistic_regression_at_the_same_C():
-    # ||W0||_1 + ||W1||_1 >= ||W1 - W0||_1 with equality reachable: the margin is
-    # LogisticRegression's L1 fit at the same C (not 2C as for L2).
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_two_classes_margin_is_logistic_regression_at_the_mapped_C(l1_ratio):
+    # ||W0||_1 + ||W1||_1 >= ||W1 - W0||_1 with equality at W0 = -W1 = -w/2, where
+    # the L2 term is ||w||^2 / 4: F = C CE(w) + r ||w||_1 + (1 - r) / 4 ||w||^2,
+    # LogisticRegression's objective at C' = 2C / (1 + r), r' = 2r / (1 + r) times
+    # (1 + r) / 2. Pure L1: the same C (L2 alone: 2C).
     X, y = make_data(n_classes=2)
-    C = 0.1
-    model = SoftmaxRegression(C=C, l1_ratio=1.0, tol=TIGHT, max_iter=5000).fit(X, y)
-    lr, _ = saga(X, y, C, 1.0)
+    C, r = 0.1, l1_ratio
+    model = SoftmaxRegression(C=C, l1_ratio=r, tol=TIGHT, max_iter=5000).fit(X, y)
+    lr, _ = saga(X, y, 2 * C / (1 + r), 2 * r / (1 + r))
     assert_allclose(model.coef_[1] - model.coef_[0], lr.coef_[0], atol=1e-5)
     assert_allclose(model.decision_function(X), lr.decision_function(X), atol=1e-5)
 

@@ -231,6 +231,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
+        if np.isinf(self.C) and self.l1_ratio > 0:
+            warnings.warn(
+                f"l1_ratio={self.l1_ratio!r} has no effect with C=np.inf (no penalty), "
+                "as in LogisticRegression.",
+                UserWarning,
+                stacklevel=4,  # _whole_fit's and with_callbacks' wrappers, the caller
+            )
         if self._has_l1() and self.solver not in ("auto", "lbfgs"):
             raise ValueError(
                 f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "

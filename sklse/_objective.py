@@ -83,6 +83,11 @@ class ScaledObjective:
                 f"C * sum(sample_weight) = {C!r} * {sw_sum!r} overflows float64; "
                 "rescale the sample weights or C."
             )
+        if not np.isinf(C) and self.scale < 1 / np.finfo(np.float64).max:
+            raise ValueError(
+                f"C * sum(sample_weight) = {C!r} * {sw_sum!r} underflows float64 (its "
+                "inverse, the penalty's, overflows); rescale the sample weights or C."
+            )
         # Penalty strengths as f sees them: alpha for 1/2 ||W||^2 (in the smooth part
         # that loss_gradient returns), l1 for ||W||_1 (the solvers' business).
         penalty = 0.0 if np.isinf(C) else 1.0 / self.scale

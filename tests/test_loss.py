@@ -1474,3 +1474,9 @@ def test_overflowing_weight_sum_is_an_error(rng):
     X, y, _ = make_data(rng, "C", np.float64, False)
     with pytest.raises(ValueError, match="overflows float64; rescale"):
         SoftmaxLoss(X, y, 3, np.full(len(y), 1e307))
+    # A ZeroDivisionError before (LogisticRegression's too).
+    with pytest.raises(ValueError, match="underflows float64 .* rescale"):
+        SoftmaxLoss(X, y, 3, np.full(len(y), 1e-200), C=1e-200)
+    with pytest.raises(ValueError, match="underflows float64"):
+        SoftmaxLoss(X, y, 3, np.full(len(y), 1e-300), C=1e-12)
+    SoftmaxLoss(X, y, 3, np.full(len(y), 1e-309), C=np.inf)  # no penalty to invert

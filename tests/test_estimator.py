@@ -184,14 +184,6 @@ def test_no_penalty_agrees_with_logistic_regression(rng, n_classes):
     assert_same_fit(model, lr, X, y, np.inf)
 
 
-def test_l1_ratio_with_no_penalty_warns_and_changes_nothing(rng):
-    X, y = make_data(rng, 3, n_features=3)
-    plain = SoftmaxRegression(C=np.inf).fit(X, y)
-    with pytest.warns(UserWarning, match="l1_ratio=0.5 has no effect with C=np.inf"):
-        mixed = SoftmaxRegression(C=np.inf, l1_ratio=0.5).fit(X, y)
-    assert_array_equal(mixed.coef_, plain.coef_)
-
-
 # --------------------------------------------------------------------------------------
 # 2. One-vs-rest
 # --------------------------------------------------------------------------------------

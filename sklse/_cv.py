@@ -279,16 +279,16 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             [],
         )
         results = self._fold_paths(path, folds, context)
-        converged = self._set_path(results)
+        converged, at_max = self._set_path(results)
         self._choose()
         refit = self.refit and not path.stop  # a stop asked for: no refit either
-        refit_converged, refit_n_iter = self._fit_chosen(
+        refit_converged, refit_at_max = self._fit_chosen(
             X, y_encoded, weight, (context, task_data), refit
         )
         converged = np.append(converged, refit_converged)
         if not converged.all():
-            n_iter = np.append(self.n_iter_.ravel(), refit_n_iter)
-            self._warn_not_converged_path(converged, n_iter)
+            at_max = np.append(at_max, refit_at_max)
+            self._warn_not_converged_path(converged, at_max)
         context.call_on_fit_task_end(reconstruction_attributes={}, **task_data)
         return self
 
@@ -378,22 +378,30 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         return {}, score_params
 
     def _set_path(self, results):
-        """Set the path's attributes from the folds' results; return converged.
+        """Set the path's attributes from the folds' results; return converged and
+        at_max (whether a run reached max_iter), flat.
 
         Points a callback's stop left unfitted (NaN models) are left out of the
         means and standard errors (NaN where no fold, or one, fitted them); a
         NaN score of a fitted point makes its mean NaN, as in GridSearchCV.
         """
-        coefs, scores, n_iter, converged = map(np.stack, zip(*results, strict=True))
+        coefs, scores, n_iter, converged, at_max = map(
+            np.stack, zip(*results, strict=True)
+        )
         self.coefs_paths_, self.scores_, self.n_iter_ = coefs, scores, n_iter
-        self._fitted = fitted = ~np.isnan(coefs[..., 0, 0])
+        fitted = self._fitted_points()
         n_folds = fitted.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0: NaN, unfitted
             self.mean_scores_ = np.where(fitted, scores, 0.0).sum(axis=0) / n_folds
             squares = np.where(fitted, scores - self.mean_scores_, 0.0) ** 2
             variance = squares.sum(axis=0) / (n_folds - 1)  # ddof=1
             self.std_errors_ = np.sqrt(variance / n_folds)
-        return converged.ravel()
+        return converged.ravel(), at_max.ravel()
+
+    def _fitted_points(self):
+        """Return (n_folds, n_l1_ratios, n_Cs): which points were fitted (a
+        callback's stop leaves the others' models NaN)."""
+        return ~np.isnan(self.coefs_paths_[..., 0, 0])
 
     def _best(self, scores):
         """Return the index ``(m, j)`` of the largest of ``scores`` (n_l1, n_Cs).
@@ -412,7 +420,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         After a callback's stop, only the points fitted on every fold compete (on
         any fold, when there are none).
         """
-        fitted = self._fitted
+        fitted = self._fitted_points()
         candidate = fitted.all(axis=0) if fitted.all(axis=0).any() else fitted.any(0)
         m, j = self._best(np.where(candidate, self.mean_scores_, np.nan))
         if self.select == "1se":
@@ -439,10 +447,11 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         ``refit=False`` (and ``select="min"``, every point fitted), over each
         fold's own best point, as LogisticRegressionCV's. ``callback`` is the
         fit's context and the hooks' task data. Returns whether the refit met
-        ``tol`` and its iterations (True and 0 without refit).
+        ``tol`` and whether a run reached ``max_iter`` (True, False without refit).
         """
         n_features = X.shape[1]
-        if not self.refit and self.select == "min" and self._fitted.all():
+        fitted = self._fitted_points()
+        if not self.refit and self.select == "min" and fitted.all():
             # LogisticRegressionCV's refit=False: each fold's own best point.
             m, j = np.transpose([self._best(scores) for scores in self.scores_])
             models = self.coefs_paths_[np.arange(len(m)), m, j]
@@ -450,7 +459,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             self.l1_ratio_ = float(np.mean(self.l1_ratios_[m]))
         else:
             m, j = self.best_index_
-            models = self.coefs_paths_[self._fitted[:, m, j], m, j]
+            models = self.coefs_paths_[fitted[:, m, j], m, j]
         mean = np.mean(models, axis=0, dtype=np.float64)
         coef, intercept = mean[:, :n_features], mean[:, n_features:].ravel()
         if not self.fit_intercept:
@@ -460,20 +469,20 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                 coef.astype(X.dtype),
                 intercept.astype(X.dtype),
             )
-            return True, 0
+            return True, False
         point = self._point(self.C_, self.l1_ratio_)
         loss = numpy_loss(point, X, y_encoded, len(self.classes_), sample_weight)
         start = _pack(coef, intercept if self.fit_intercept else None)
         context, task_data = callback
-        result, _ = _fit_point(
+        result, _, reached = _fit_point(
             point, loss, start, context.subcontext(task_name="refit"), task_data
         )
         self.coef_, self.intercept_ = _in_dtype(
             point._coef_intercept(result.params, loss), X.dtype
         )
-        return result.converged, result.n_iter
+        return result.converged, reached
 
-    def _warn_not_converged_path(self, converged, n_iter):
+    def _warn_not_converged_path(self, converged, at_max):
         """Warn once for every fit (path or refit) that stopped above ``tol``.
 
         The message starts as SoftmaxRegression's and LogisticRegression's (``"lbfgs
@@ -482,7 +491,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         """
         solver = "lbfgs" if self.solver == "auto" else self.solver
         failed = ~converged
-        at_max = np.count_nonzero(failed & (n_iter >= self.max_iter))
+        at_max = np.count_nonzero(failed & at_max)
         remedies = []
         if at_max:
             remedies.append(

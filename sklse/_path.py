@@ -174,13 +174,15 @@ def _empty_path(estimator, n_features, dtype):
     """Return the arrays of a fold's path before any point is fitted.
 
     ``coefs`` and ``scores`` NaN, ``n_iter`` 0, ``converged`` True (a point not
-    fitted, after a callback's stop, is not a fit that failed).
+    fitted, after a callback's stop, is not a fit that failed), ``at_max``
+    (whether a solver run reached ``max_iter``) False.
     """
     shape = (len(estimator.l1_ratios_), len(estimator.Cs_))
     columns = n_features + int(estimator.fit_intercept)
     coefs = np.full(shape + (len(estimator.classes_), columns), np.nan, dtype)
     scores, n_iter = np.full(shape, np.nan), np.zeros(shape, dtype=np.int32)
-    return coefs, scores, n_iter, np.ones(shape, dtype=bool)
+    converged, at_max = np.ones(shape, dtype=bool), np.zeros(shape, dtype=bool)
+    return coefs, scores, n_iter, converged, at_max
 
 
 def _fold_path(path, train, test, context):
@@ -230,17 +232,18 @@ def _path_point(fit, index, solutions, fold, callback):
     loss._set_penalty(X.shape[1], loss.sw_sum, Cs[i], l1_ratios[m])
     settled = i > 0 and fold[2][m, order[i - 1]] == 0  # n_iter of the point before
     start = _warm_start(solutions, Cs, l1_ratios, m, i, loss.n_dof, settled)
-    result, stop = _fit_point(point, loss, start, *callback)
+    result, stop, reached = _fit_point(point, loss, start, *callback)
     solutions[m, i] = result.params
     model.coef_, model.intercept_ = _in_dtype(
         point._coef_intercept(result.params, loss), X.dtype
     )
-    coefs, scores, n_iter, converged = fold
+    coefs, scores, n_iter, converged, at_max = fold
     scores[m, j] = score(model)
     coefs[m, j, :, : X.shape[1]] = model.coef_
     if estimator.fit_intercept:
         coefs[m, j, :, -1] = model.intercept_
     n_iter[m, j], converged[m, j] = result.n_iter, result.converged
+    at_max[m, j] = reached
     if estimator.verbose:
         print(
             f"[SoftmaxRegressionCV] C={Cs[i]:.4g} l1_ratio={l1_ratios[m]:g}: "
@@ -255,23 +258,27 @@ def _minimize_from(point, loss, start, X):
     A warm-started L-BFGS-B can stall above ``tol`` before ``max_iter`` (scipy:
     no decrease of f) where the fit from 0, SoftmaxRegression's, gets below it;
     then that fit runs too, and the result of smaller gradient norm is kept, its
-    ``n_iter`` the iterations of both.
+    ``n_iter`` the iterations of both. Returns it and whether a run reached
+    ``max_iter`` (the sum of two can pass it where neither did).
     """
     solver = point._solver_for(X, loss)
     fit = {"solver": solver, "tol": point.tol, "max_iter": point.max_iter}
     result = minimize(loss, start, **fit)
     if result.converged or result.n_iter >= point.max_iter or not np.any(start):
-        return result
+        return result, result.n_iter >= point.max_iter
     cold = minimize(loss, np.zeros_like(start), **fit)
     best = min(result, cold, key=lambda fitted: fitted.gradient_norm)
-    return best._replace(n_iter=result.n_iter + cold.n_iter)
+    return best._replace(n_iter=result.n_iter + cold.n_iter), (
+        cold.n_iter >= point.max_iter
+    )
 
 
 def _fit_point(point, loss, start, point_context, task_data):
     """Minimise ``loss`` from ``start`` as the callback (leaf) task ``point_context``.
 
     ``task_data`` holds the hooks' ``estimator``, ``X``, ``y`` and ``metadata``.
-    Returns the solver's result and whether a callback asked to stop at its end.
+    Returns the solver's result, whether a callback asked to stop at its end and
+    whether a solver run reached ``max_iter`` (:func:`_minimize_from`).
     """
     dtype = task_data["X"].dtype
 
@@ -285,8 +292,8 @@ def _fit_point(point, loss, start, point_context, task_data):
     point_context.call_on_fit_task_begin(
         reconstruction_attributes=model(start), **task_data
     )
-    result = _minimize_from(point, loss, start, task_data["X"])
+    result, reached = _minimize_from(point, loss, start, task_data["X"])
     stop = point_context.call_on_fit_task_end(
         reconstruction_attributes=model(result.params), **task_data
     )
-    return result, stop
+    return result, stop, reached

@@ -515,7 +515,7 @@ def test_not_converged_warns_once(rng):
         SoftmaxRegressionCV(Cs=CS, cv=3, max_iter=1).fit(X, y)
 
 
-def test_a_tol_out_of_reach_is_not_blamed_on_max_iter(rng):
+def test_a_tol_out_of_reach_is_not_blamed_on_max_iter(rng, monkeypatch):
     X, y = make_data(rng)
     with pytest.warns(ConvergenceWarning) as record:
         SoftmaxRegressionCV(Cs=CS[:2], cv=2, tol=0.0, max_iter=10000).fit(X, y)
@@ -526,6 +526,22 @@ def test_a_tol_out_of_reach_is_not_blamed_on_max_iter(rng):
         and "use a larger tol" in message
     )
     assert "increase max_iter" not in message
+    # An L1 point that stalls warm-started runs again from 0; n_iter_ counts both
+    # runs, which can pass max_iter where neither reached it.
+    runs, minimize = [], sklse._path.minimize
+
+    def counted(*args, **kwargs):
+        result = minimize(*args, **kwargs)
+        runs.append(result.n_iter)
+        return result
+
+    monkeypatch.setattr(sklse._path, "minimize", counted)
+    X, y = make_data(np.random.default_rng(8))
+    with pytest.warns(ConvergenceWarning) as record:
+        cv = SoftmaxRegressionCV(Cs=8, l1_ratios=[1.0], cv=3, tol=0.0, max_iter=200)
+        cv.fit(X, y)
+    assert max(runs) < 200 <= cv.n_iter_.max()
+    assert "increase max_iter" not in str(record[0].message)
 
 
 def test_score_uses_scoring_and_two_classes(rng):

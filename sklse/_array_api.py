@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sklse._compat import array_namespace, to_numpy
+from sklse._loss import l2_cache_bytes
 from sklse._numerics import _xp_row_shift
 from sklse._objective import ScaledObjective, _pack, _unpack
 
@@ -136,20 +137,41 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
     def _weighted_sums(self, center):
         """Return ``[sum_i s_i x_i, sum_i s_i x_i^2]`` (``center`` None) or ``sum_i
         s_i (x_i - center)^2`` as a float64 numpy array: summed over the blocks on
-        the device, one copy back (:meth:`feature_moments`)."""
-        xp = self.xp
+        the device, one copy back (:meth:`feature_moments`).
+
+        In host memory in chunks of rows whose float64 values fill the L2 cache
+        (:func:`~sklse._loss.l2_cache_bytes`): a block's float64 copies are large
+        enough for the allocator to map fresh pages for each, 10-30x the arithmetic
+        (medium float32 on torch CPU: 0.63 s, more than its 12 evaluations, against
+        22 ms; ``benchmarks/results/bench_array_api_full-amd-epyc.md``). On an
+        accelerator a block at a time: every chunk costs kernel launches.
+        """
+        xp, X = self.xp, self.X
         if center is not None:
-            center = xp.asarray(center, device=self.device)
+            center = xp.asarray(center, dtype=xp.float64, device=self.device)
+        step = None  # rows per chunk; None: the whole block
+        if X.__dlpack_device__()[0] == _DLPACK_CPU:
+            step = max(1, l2_cache_bytes() // (8 * max(X.shape[1], 1)))
         total = 0.0
         for rows in self.blocks:
-            values = xp.astype(rows.X, xp.float64)
-            if center is None:
-                powers = xp.stack([values, values**2])
-            else:
-                powers = ((values - center) ** 2)[None, ...]
-            if rows.sample_weight is not None:
-                powers = powers * xp.astype(rows.sample_weight, xp.float64)
-            total = total + xp.sum(powers, axis=1)
+            n_rows = rows.X.shape[0]
+            size = step or max(n_rows, 1)
+            for start in range(0, n_rows, size):
+                chunk = slice(start, min(start + size, n_rows))  # in bounds: strict
+                values = xp.astype(rows.X[chunk, :], xp.float64, copy=False)
+                weight = rows.sample_weight
+                if weight is not None:
+                    weight = xp.astype(weight[chunk, :], xp.float64)
+                if center is None:
+                    weighted = values if weight is None else values * weight
+                    first = xp.sum(weighted, axis=0)
+                    sums = xp.stack([first, xp.sum(weighted * values, axis=0)])
+                else:
+                    squares = (values - center) ** 2
+                    if weight is not None:
+                        squares = squares * weight
+                    sums = xp.sum(squares, axis=0)[None, :]
+                total = total + sums
         total = self._to_host(total)
         return total if center is None else total[0]
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+import sklse._array_api
 from sklse._array_api import ArrayAPISoftmaxLoss, default_block_rows
 from sklse._loss import SoftmaxLoss
 
@@ -271,6 +272,29 @@ def test_without_take_along_axis_the_same_values(rng, array_api, monkeypatch):
     assert_array_equal(loss.loss_gradient(params)[0], value)
     assert_array_equal(loss.loss_gradient(params)[1], grad)
     assert_array_equal(loss.hessp(params, direction), hessp)
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_weighted_sums_in_chunks_of_rows(rng, array_api, monkeypatch, weighted):
+    # Chunks of 5 rows (the L2 cache said so) across blocks of 32: every row once.
+    monkeypatch.setattr(sklse._array_api, "l2_cache_bytes", lambda: 8 * N_FEATURES * 5)
+    X = rng.normal(size=(N_SAMPLES, N_FEATURES)).astype(np.float32)
+    s = rng.uniform(0, 2, N_SAMPLES).astype(np.float32) if weighted else None
+    loss = ArrayAPISoftmaxLoss(
+        array_api.asarray(X),
+        array_api.asarray(rng.integers(0, N_CLASSES, N_SAMPLES)),
+        N_CLASSES,
+        None if s is None else array_api.asarray(s),
+        block_rows=32,
+    )
+    x = X.astype(np.float64)
+    w = np.ones((N_SAMPLES, 1)) if s is None else s.astype(np.float64)[:, None]
+    center = rng.normal(size=N_FEATURES)
+    expected = [(w * x).sum(axis=0), (w * x * x).sum(axis=0)]
+    assert_allclose(loss._weighted_sums(None), expected, rtol=1e-13)
+    assert_allclose(
+        loss._weighted_sums(center), (w * (x - center) ** 2).sum(axis=0), rtol=1e-13
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -143,7 +143,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         (:func:`~sklse._loss.l2_cache_bytes`): a block's float64 copies are large
         enough for the allocator to map fresh pages for each, 10-30x the arithmetic
         (medium float32 on torch CPU: 0.63 s, more than its 12 evaluations, against
-        22 ms; ``benchmarks/results/bench_array_api_full-amd-epyc.md``). On an
+        22 ms; ``benchmarks/results/loss_constants.md``). On an
         accelerator a block at a time: every chunk costs kernel launches.
         """
         xp, X = self.xp, self.X

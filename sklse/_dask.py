@@ -33,6 +33,7 @@ from sklse._loss import (
     block_proba,
     default_block_rows,
     make_block,
+    weighted_sums,
 )
 from sklse._objective import ScaledObjective, _pack, _unpack
 
@@ -57,6 +58,14 @@ def _chunk_blocks(X, y, sample_weight, n_classes):
         rows = slice(start, start + block_rows)
         weight = None if sample_weight is None else sample_weight[rows]
         yield make_block(X[rows], y[rows], weight, n_classes)
+
+
+def _chunk_moments(X, sample_weight, center, n_classes):
+    """Return the :func:`~sklse._loss.weighted_sums` of one row chunk, (1, size)."""
+    start = np.zeros((2, X.shape[1]) if center is None else X.shape[1])
+    block_rows = default_block_rows(X, n_classes)
+    total = weighted_sums(X, sample_weight, center, n_classes, block_rows, start)
+    return total.reshape(1, -1)
 
 
 def _loss_gradient_terms(block, at):
@@ -132,13 +141,25 @@ class DaskSoftmaxLoss(ScaledObjective):
     def _weighted_sums(self, center):
         """Return ``[sum_i s_i x_i, sum_i s_i x_i^2]`` (``center`` None) or ``sum_i
         s_i (x_i - center)^2``, float64: one computation (:meth:`feature_moments`)."""
-        values = self.X.astype(np.float64)
-        powers = [values, values**2] if center is None else [(values - center) ** 2]
-        if self.sample_weight is not None:
-            weight = self.sample_weight.astype(np.float64)[:, np.newaxis]
-            powers = [power * weight for power in powers]
-        sums = [power.sum(axis=0) for power in powers]
-        return (da.stack(sums) if center is None else sums[0]).compute()
+        n_features = self.X.shape[1]
+        width = n_features * (2 if center is None else 1)
+        weight = (
+            (None, None) if self.sample_weight is None else (self.sample_weight, "i")
+        )
+        rows = da.blockwise(
+            _chunk_moments,
+            "ij",
+            self.X,
+            "ij",
+            *weight,
+            center=center,
+            n_classes=self.n_classes,
+            adjust_chunks={"i": 1, "j": width},
+            dtype=np.float64,
+            meta=np.empty((0, 0), dtype=np.float64),
+        )
+        total = rows.sum(axis=0, split_every=16).compute()
+        return total.reshape(2, n_features) if center is None else total
 
     def _sum_chunks(self, terms, *point):
         """Return the sum over row chunks of :func:`_chunk_sum`: one computation."""

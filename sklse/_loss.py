@@ -768,6 +768,31 @@ class _Buffers:
             self._free.append(pair)
 
 
+def weighted_sums(X, sample_weight, center, n_classes, block_rows, total=0.0):
+    """Return ``total`` plus ``[sum_i s_i x_i, sum_i s_i x_i^2]`` (``center`` None)
+    or ``sum_i s_i (x_i - center)^2`` over the rows of dense X, float64, in order.
+
+    In row chunks, each a float64 copy overwritten in place of at most a buffer's
+    ``n_classes * block_rows`` values (at least 256 rows): no copy of X, and a
+    chunk's peak no larger than the evaluations'. (Chunk-sized float64 copies, a
+    square and a stack of them cost 2-3 evaluations on Dask chunks of 12500 x 500
+    rows: ``benchmarks/results/loss_constants.md``.)
+    """
+    n_rows, n_features = X.shape
+    chunk = max(256, n_classes * block_rows // max(n_features, 1))
+    for start in range(0, n_rows, chunk):
+        rows = slice(start, start + chunk)
+        values = X[rows].astype(np.float64)
+        if center is None:
+            first = _column_sums(values, sample_weight, rows)
+        else:
+            np.subtract(values, center, out=values)
+        np.square(values, out=values)
+        squares = _column_sums(values, sample_weight, rows)
+        total = total + (np.stack([first, squares]) if center is None else squares)
+    return total
+
+
 def _column_sums(values, weight, rows):
     """Return ``values``' column sums, weighted by ``weight[rows]`` unless None."""
     if weight is None:
@@ -934,32 +959,17 @@ class SoftmaxLoss(ScaledObjective):
 
     def _weighted_sums(self, center):
         """Return ``[sum_i s_i x_i, sum_i s_i x_i^2]`` (``center`` None) or ``sum_i
-        s_i (x_i - center)^2``, float64, over the rows in order.
-
-        In row chunks, each a float64 copy overwritten in place of at most a
-        buffer's ``n_classes * block_rows`` values (at least 256 rows): no copy of
-        X, and a chunk's peak no larger than the evaluations'. Sparse X:
+        s_i (x_i - center)^2``, float64, over the rows in order
+        (:func:`weighted_sums`, block by block). Sparse X:
         :func:`_sparse_weighted_sums`.
         """
         if self.sparse:
             return _sparse_weighted_sums(self)  # center is None: one pass only
         total = 0.0
         for block in self.blocks:
-            n_rows, n_features = len(block.target), block.X.shape[1]
-            chunk = max(256, self.n_classes * n_rows // max(n_features, 1))
             weight = block.sample_weight
-            for start in range(0, n_rows, chunk):
-                rows = slice(start, start + chunk)
-                values = block.X[rows].astype(np.float64)
-                if center is None:
-                    first = _column_sums(values, weight, rows)
-                else:
-                    np.subtract(values, center, out=values)
-                np.square(values, out=values)
-                squares = _column_sums(values, weight, rows)
-                total = total + (
-                    np.stack([first, squares]) if center is None else squares
-                )
+            rows = len(block.target)
+            total = weighted_sums(block.X, weight, center, self.n_classes, rows, total)
         return total
 
     def _in_order_sum(self):

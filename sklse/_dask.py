@@ -143,52 +143,55 @@ class DaskSoftmaxLoss(ScaledObjective):
         s_i (x_i - center)^2``, float64: one computation (:meth:`feature_moments`)."""
         n_features = self.X.shape[1]
         width = n_features * (2 if center is None else 1)
-        weight = (
-            (None, None) if self.sample_weight is None else (self.sample_weight, "i")
-        )
-        rows = da.blockwise(
+        total = self._row_sum(
             _chunk_moments,
+            width,
+            *self._weight,
+            center=center,
+            n_classes=self.n_classes,
+        )
+        return total.reshape(2, n_features) if center is None else total
+
+    @property
+    def _weight(self):
+        """``sample_weight``'s blockwise arguments: (array, index) or (None, None)."""
+        return (None, None) if self.sample_weight is None else (self.sample_weight, "i")
+
+    def _row_sum(self, function, width, *args, **kwargs):
+        """Return the sum over row chunks of ``function(X's chunk, *args, **kwargs)``,
+        a (1, width) row each (``da.blockwise``'s arguments): one computation."""
+        rows = da.blockwise(
+            function,
             "ij",
             self.X,
             "ij",
-            *weight,
-            center=center,
-            n_classes=self.n_classes,
+            *args,
             adjust_chunks={"i": 1, "j": width},
             dtype=np.float64,
             meta=np.empty((0, 0), dtype=np.float64),
+            **kwargs,
         )
-        total = rows.sum(axis=0, split_every=16).compute()
-        return total.reshape(2, n_features) if center is None else total
+        # A tree sum of the (1, width) rows; they are small, so 16 per node: fewer
+        # tasks (each costs a scheduler round trip), still a tree for many chunks.
+        return rows.sum(axis=0, split_every=16).compute()
 
     def _sum_chunks(self, terms, *point):
         """Return the sum over row chunks of :func:`_chunk_sum`: one computation."""
         # One key for the point: every chunk task depends on it, so distributed sends
         # it to each worker once. pure=True names it by its content.
         point = dask.delayed(point, pure=True)
-        weight = (
-            (None, None) if self.sample_weight is None else (self.sample_weight, "i")
-        )
-        rows = da.blockwise(
+        return self._row_sum(
             _chunk_sum,
-            "ij",
-            self.X,
-            "ij",
+            1 + self.n_dof,
             self.y,
             "i",
-            *weight,
+            *self._weight,
             point,
             None,
             n_classes=self.n_classes,
             fit_intercept=self.fit_intercept,
             terms=terms,
-            adjust_chunks={"i": 1, "j": 1 + self.n_dof},
-            dtype=np.float64,
-            meta=np.empty((0, 0), dtype=np.float64),
         )
-        # A tree sum of the (1, 1 + n_dof) rows; they are small, so 16 per node: fewer
-        # tasks (each costs a scheduler round trip), still a tree for many chunks.
-        return rows.sum(axis=0, split_every=16).compute()
 
     def loss_gradient(self, params):
         """Return the smooth part of ``f(params)`` and its float64 gradient."""

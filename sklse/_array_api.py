@@ -139,23 +139,23 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         s_i (x_i - center)^2`` as a float64 numpy array: summed over the blocks on
         the device, one copy back (:meth:`feature_moments`).
 
-        In host memory in chunks of rows whose float64 values fill the L2 cache
+        In chunks of rows whose float64 values fill the L2 cache in host memory
         (:func:`~sklse._loss.l2_cache_bytes`): a block's float64 copies are large
         enough for the allocator to map fresh pages for each, 10-30x the arithmetic
         (medium float32 on torch CPU: 0.63 s, more than its 12 evaluations, against
-        22 ms; ``benchmarks/results/loss_constants.md``). On an
-        accelerator a block at a time: every chunk costs kernel launches.
+        22 ms; ``benchmarks/results/loss_constants.md``); of 32 MiB on an
+        accelerator, where X is one block: a bounded temporary, not a float64 copy
+        of X, in few kernel launches.
         """
         xp, X = self.xp, self.X
         if center is not None:
             center = xp.asarray(center, dtype=xp.float64, device=self.device)
-        step = None  # rows per chunk; None: the whole block
-        if X.__dlpack_device__()[0] == _DLPACK_CPU:
-            step = max(1, l2_cache_bytes() // (8 * max(X.shape[1], 1)))
+        on_host = X.__dlpack_device__()[0] == _DLPACK_CPU
+        chunk_bytes = l2_cache_bytes() if on_host else _BLOCK_BYTES
+        size = max(1, chunk_bytes // (8 * max(X.shape[1], 1)))  # rows per chunk
         total = 0.0
         for rows in self.blocks:
             n_rows = rows.X.shape[0]
-            size = step or max(n_rows, 1)
             for start in range(0, n_rows, size):
                 chunk = slice(start, min(start + size, n_rows))  # in bounds: strict
                 values = xp.astype(rows.X[chunk, :], xp.float64, copy=False)

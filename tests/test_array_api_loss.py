@@ -274,10 +274,17 @@ def test_without_take_along_axis_the_same_values(rng, array_api, monkeypatch):
     assert_array_equal(loss.hessp(params, direction), hessp)
 
 
+@pytest.mark.parametrize("on_host", [True, False])
 @pytest.mark.parametrize("weighted", [True, False])
-def test_weighted_sums_in_chunks_of_rows(rng, array_api, monkeypatch, weighted):
-    # Chunks of 5 rows (the L2 cache said so) across blocks of 32: every row once.
+def test_weighted_sums_in_chunks_of_rows(
+    rng, array_api, monkeypatch, weighted, on_host
+):
+    # Chunks of 5 rows (the L2 cache said so in host memory; 7 rows, of 32 MiB
+    # elsewhere, seen as off the host) across blocks of 32: every row once.
     monkeypatch.setattr(sklse._array_api, "l2_cache_bytes", lambda: 8 * N_FEATURES * 5)
+    monkeypatch.setattr(sklse._array_api, "_BLOCK_BYTES", 8 * N_FEATURES * 7)
+    if not on_host:
+        monkeypatch.setattr(sklse._array_api, "_DLPACK_CPU", -1)
     X = rng.normal(size=(N_SAMPLES, N_FEATURES)).astype(np.float32)
     s = rng.uniform(0, 2, N_SAMPLES).astype(np.float32) if weighted else None
     loss = ArrayAPISoftmaxLoss(

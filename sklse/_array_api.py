@@ -77,6 +77,14 @@ class Rows(NamedTuple):
     sample_weight: object  # (rows, 1), X's dtype, or None
 
 
+def _chunks(n_rows, size):
+    """Yield the slices of ``size`` rows (None: all) that cover ``n_rows``, in
+    bounds (array-api-strict refuses a stop past the end)."""
+    size = size or max(n_rows, 1)
+    for start in range(0, n_rows, size):
+        yield slice(start, min(start + size, n_rows))
+
+
 class ArrayAPISoftmaxLoss(ScaledObjective):
     """The scaled objective ``f`` of :mod:`sklse._objective` on device arrays.
 
@@ -147,17 +155,14 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         accelerator, where X is one block: a bounded temporary, not a float64 copy
         of X, in few kernel launches.
         """
-        xp, X = self.xp, self.X
+        xp = self.xp
         if center is not None:
             center = xp.asarray(center, dtype=xp.float64, device=self.device)
-        on_host = X.__dlpack_device__()[0] == _DLPACK_CPU
-        chunk_bytes = l2_cache_bytes() if on_host else _BLOCK_BYTES
-        size = max(1, chunk_bytes // (8 * max(X.shape[1], 1)))  # rows per chunk
+        on_host = self._on_host()
+        size = self._float64_rows(l2_cache_bytes() if on_host else _BLOCK_BYTES)
         total = 0.0
         for rows in self.blocks:
-            n_rows = rows.X.shape[0]
-            for start in range(0, n_rows, size):
-                chunk = slice(start, min(start + size, n_rows))  # in bounds: strict
+            for chunk in _chunks(rows.X.shape[0], size):
                 values = xp.astype(rows.X[chunk, :], xp.float64, copy=False)
                 weight = rows.sample_weight
                 if weight is not None:
@@ -174,6 +179,14 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
                 total = total + sums
         total = self._to_host(total)
         return total if center is None else total[0]
+
+    def _on_host(self):
+        """Whether X is in host memory (DLPack's kDLCPU)."""
+        return self.X.__dlpack_device__()[0] == _DLPACK_CPU
+
+    def _float64_rows(self, n_bytes):
+        """Return the rows of X whose float64 values fill ``n_bytes`` (at least 1)."""
+        return max(1, n_bytes // (8 * max(self.X.shape[1], 1)))
 
     def _split(self, y, sample_weight, block_rows):
         """Return the :class:`Rows` of ``block_rows`` rows each that cover X."""
@@ -355,7 +368,9 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         copy back. With ``center`` (and an intercept), of ``x_i - center``: the
         Hessian in the variables ``(W, b + W center)``, as
         :meth:`sklse._loss.SoftmaxLoss.hessian`'s (a block's centred rows are a
-        temporary, as each Gram matrix's weighted rows are). In float64 whatever X's
+        temporary, as each Gram matrix's weighted rows are; on an accelerator, where
+        X is one block, of 32 MiB chunks of rows, not float64 copies of X). In
+        float64 whatever X's
         dtype, as the numpy path's: a Newton step solves with it, and float32 Gram
         matrices (relative error 5e-7) lost the step where the Hessian is
         ill-conditioned (wine's standardised features times 1000: stalled at f = 7.8,
@@ -367,22 +382,29 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         with np.errstate(all="ignore"):  # as in loss_gradient
             probas = self._proba_at(np.asarray(params, dtype=np.float64))
             gram = None
+            size = None if self._on_host() else self._float64_rows(_BLOCK_BYTES)
             for rows, proba in zip(self.blocks, probas, strict=True):
-                X = xp.astype(rows.X, f64)  # a temporary of one block's rows
-                if center is not None:
-                    X = X - center
-                part = self._block_hessian(X, rows, xp.astype(proba, f64))
-                gram = part if gram is None else gram + part
+                weight = rows.sample_weight
+                for chunk in _chunks(rows.X.shape[0], size):
+                    X = xp.astype(rows.X[chunk, :], f64)  # a temporary of its rows
+                    if center is not None:
+                        X = X - center
+                    part = self._block_hessian(
+                        X,
+                        None if weight is None else weight[chunk, :],
+                        xp.astype(proba[chunk, :], f64),
+                    )
+                    gram = part if gram is None else gram + part
             d1 = self.X.shape[1] + int(self.fit_intercept)
             gram = xp.reshape(gram, (self.n_classes, d1, self.n_classes, d1))
             hessian = self._to_host(self._to_params_layout(gram))
         return self._finish_hessian(hessian)
 
-    def _block_hessian(self, X, rows, proba):
-        """Return the data Hessian (K d1, K d1) of ``X``, the rows of block ``rows``
-        (or their centred copy), class-major, in the dtype of ``X`` and ``proba``."""
+    def _block_hessian(self, X, sample_weight, proba):
+        """Return the data Hessian (K d1, K d1) of rows ``X`` (or their centred
+        copy), weights (rows, 1) or None, class-major, in ``X``'s dtype."""
         xp, n_classes = self.xp, self.n_classes
-        weighted = proba if rows.sample_weight is None else proba * rows.sample_weight
+        weighted = proba if sample_weight is None else proba * sample_weight
         # 1 - p_k, at each row's largest p_k as the sum of the other classes'
         # (sklse._loss._complement: the label's, or a misclassified row's class).
         classes = xp.expand_dims(xp.arange(n_classes, device=self.device), axis=0)

@@ -115,6 +115,24 @@ def test_hessian_matches_hessp_on_every_namespace(rng, array_api, dtype):
     )
 
 
+@pytest.mark.parametrize("weighted", [True, False])
+def test_hessian_off_the_host_in_chunks_of_rows(rng, array_api, monkeypatch, weighted):
+    # Seen as off the host (one block there), in 7-row chunks of "32 MiB": the sum
+    # of the chunks' Gram matrices is the numpy evaluator's Hessian.
+    monkeypatch.setattr(sklse._array_api, "_DLPACK_CPU", -1)
+    monkeypatch.setattr(sklse._array_api, "_BLOCK_BYTES", 8 * N_FEATURES * 7)
+    numpy_loss, device_loss = make_losses(rng, array_api, weighted=weighted, C=0.5)
+    params = rng.normal(scale=0.5, size=numpy_loss.n_dof)
+    center = rng.normal(size=N_FEATURES)
+    for at in (None, center):
+        assert_allclose(
+            device_loss.hessian(params, at),
+            numpy_loss.hessian(params, at),
+            rtol=1e-12,
+            atol=1e-14,
+        )
+
+
 def test_hessian_penalty_on_coef_diagonal_only(rng, strict_array_api):
     _, penalised = make_losses(rng, strict_array_api, C=0.1)
     _, data_only = make_losses(np.random.default_rng(0), strict_array_api, C=np.inf)

@@ -167,6 +167,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
                 weight = rows.sample_weight
                 if weight is not None:
                     weight = xp.astype(weight[chunk, :], xp.float64)
+                    # A weightless row adds nothing, not 0 * inf (as on numpy).
+                    values = xp.where(weight == 0, 0.0, values)
                 if center is None:
                     weighted = values if weight is None else values * weight
                     first = xp.sum(weighted, axis=0)

@@ -783,6 +783,11 @@ def weighted_sums(X, sample_weight, center, n_classes, block_rows, total=0.0):
     for start in range(0, n_rows, chunk):
         rows = slice(start, start + chunk)
         values = X[rows].astype(np.float64)
+        if sample_weight is not None:
+            # A weightless row adds nothing, not 0 * inf where its square overflows.
+            weightless = sample_weight[rows] == 0
+            if weightless.any():
+                values[weightless] = 0.0
         if center is None:
             first = _column_sums(values, sample_weight, rows)
         else:

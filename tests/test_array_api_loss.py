@@ -292,10 +292,11 @@ def test_without_take_along_axis_the_same_values(rng, array_api, monkeypatch):
     assert_array_equal(loss.hessp(params, direction), hessp)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("on_host", [True, False])
 @pytest.mark.parametrize("weighted", [True, False])
 def test_weighted_sums_in_chunks_of_rows(
-    rng, array_api, monkeypatch, weighted, on_host
+    rng, array_api, monkeypatch, weighted, on_host, dtype
 ):
     # Chunks of 5 rows (the L2 cache said so in host memory; 7 rows, of 32 MiB
     # elsewhere, seen as off the host) across blocks of 32: every row once.
@@ -303,10 +304,12 @@ def test_weighted_sums_in_chunks_of_rows(
     monkeypatch.setattr(sklse._array_api, "_BLOCK_BYTES", 8 * N_FEATURES * 7)
     if not on_host:
         monkeypatch.setattr(sklse._array_api, "_DLPACK_CPU", -1)
-    X = rng.normal(size=(N_SAMPLES, N_FEATURES)).astype(np.float32)
-    s = rng.uniform(0, 2, N_SAMPLES).astype(np.float32) if weighted else None
+    X = rng.normal(size=(N_SAMPLES, N_FEATURES)).astype(dtype)
+    s = rng.uniform(0, 2, N_SAMPLES).astype(dtype) if weighted else None
+    if weighted:  # a weightless row adds nothing, even where its squares overflow
+        X[7], s[7] = (1e30 if dtype == "float32" else 1e160), 0.0
     loss = ArrayAPISoftmaxLoss(
-        array_api.asarray(X),
+        array_api.asarray(X.copy()),
         array_api.asarray(rng.integers(0, N_CLASSES, N_SAMPLES)),
         N_CLASSES,
         None if s is None else array_api.asarray(s),
@@ -314,12 +317,14 @@ def test_weighted_sums_in_chunks_of_rows(
     )
     x = X.astype(np.float64)
     w = np.ones((N_SAMPLES, 1)) if s is None else s.astype(np.float64)[:, None]
+    x[w[:, 0] == 0] = 0.0
     center = rng.normal(size=N_FEATURES)
     expected = [(w * x).sum(axis=0), (w * x * x).sum(axis=0)]
     assert_allclose(loss._weighted_sums(None), expected, rtol=1e-13)
     assert_allclose(
         loss._weighted_sums(center), (w * (x - center) ** 2).sum(axis=0), rtol=1e-13
     )
+    assert_array_equal(array_api.to_numpy(loss.X), X)  # X left as it was
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sklearn
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
@@ -313,6 +313,21 @@ def test_features_whose_squares_overflow_are_refused():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="squares of feature 2 overflows float64"):
             SoftmaxRegression().fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "newton-cg", "newton-cholesky"])
+def test_a_weightless_row_beyond_the_squares_range_changes_nothing(solver):
+    # Its square overflows, but a zero weight leaves it out of every sum (it was
+    # refused: 0 * inf in the feature moments); LogisticRegression fits it too.
+    X, y = datasets.load_iris(return_X_y=True)
+    X_out, y_out = np.vstack([X, [1e160, 1.0, 1.0, 1.0]]), np.r_[y, 0]
+    weight = np.r_[np.ones(len(y)), 0.0]
+    params = {"solver": solver, "tol": 1e-8, "max_iter": 1000}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = SoftmaxRegression(**params).fit(X_out, y_out, sample_weight=weight)
+    reference = SoftmaxRegression(**params).fit(X, y)
+    assert_allclose(model.coef_, reference.coef_, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("solver", ["auto", "lbfgs", "trust-ncg", "newton-cholesky"])

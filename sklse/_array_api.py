@@ -61,7 +61,7 @@ def default_block_rows(X, n_classes):
     ``benchmarks/bench_array_api.py --evaluations``.
     """
     n_samples, n_features = X.shape
-    if X.__dlpack_device__()[0] != _DLPACK_CPU:
+    if not _in_host_memory(X):
         return max(n_samples, 1)
     itemsize = array_namespace(X).finfo(X.dtype).bits // 8
     rows = _BLOCK_BYTES // (itemsize * (n_features + 2 * n_classes))
@@ -75,6 +75,11 @@ class Rows(NamedTuple):
     labels: object  # (rows, 1) integer labels, for take_along_axis
     is_label: object  # (rows, n_classes) bool: k == y_i
     sample_weight: object  # (rows, 1), X's dtype, or None
+
+
+def _in_host_memory(X):
+    """Whether X's memory is the host's (DLPack's kDLCPU)."""
+    return X.__dlpack_device__()[0] == _DLPACK_CPU
 
 
 def _chunks(n_rows, size):
@@ -158,7 +163,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         xp = self.xp
         if center is not None:
             center = xp.asarray(center, dtype=xp.float64, device=self.device)
-        on_host = self._on_host()
+        on_host = _in_host_memory(self.X)
         size = self._float64_rows(l2_cache_bytes() if on_host else _BLOCK_BYTES)
         total = 0.0
         for rows in self.blocks:
@@ -167,24 +172,19 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
                 weight = rows.sample_weight
                 if weight is not None:
                     weight = xp.astype(weight[chunk, :], xp.float64)
-                    # A weightless row adds nothing, not 0 * inf (as on numpy).
-                    values = xp.where(weight == 0, 0.0, values)
+                if center is not None:
+                    values = values - center
+                # (s x) x, not s x^2: a weightless row adds 0, not 0 * inf where its
+                # square overflows.
+                weighted = values if weight is None else values * weight
+                squares = xp.sum(weighted * values, axis=0)
                 if center is None:
-                    weighted = values if weight is None else values * weight
-                    first = xp.sum(weighted, axis=0)
-                    sums = xp.stack([first, xp.sum(weighted * values, axis=0)])
+                    sums = xp.stack([xp.sum(weighted, axis=0), squares])
                 else:
-                    squares = (values - center) ** 2
-                    if weight is not None:
-                        squares = squares * weight
-                    sums = xp.sum(squares, axis=0)[None, :]
+                    sums = squares[None, :]
                 total = total + sums
         total = self._to_host(total)
         return total if center is None else total[0]
-
-    def _on_host(self):
-        """Whether X is in host memory (DLPack's kDLCPU)."""
-        return self.X.__dlpack_device__()[0] == _DLPACK_CPU
 
     def _float64_rows(self, n_bytes):
         """Return the rows of X whose float64 values fill ``n_bytes`` (at least 1)."""
@@ -384,7 +384,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         with np.errstate(all="ignore"):  # as in loss_gradient
             probas = self._proba_at(np.asarray(params, dtype=np.float64))
             gram = None
-            size = None if self._on_host() else self._float64_rows(_BLOCK_BYTES)
+            size = None if _in_host_memory(self.X) else self._float64_rows(_BLOCK_BYTES)
             for rows, proba in zip(self.blocks, probas, strict=True):
                 weight = rows.sample_weight
                 for chunk in _chunks(rows.X.shape[0], size):

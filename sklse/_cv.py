@@ -258,7 +258,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             sample_weight = check_sample_weight(sample_weight, X)
         split_params, score_params = self._routed_params(sample_weight, params)
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
-        # Class weights of all the data: the grid's and the refit's.
+        # Class weights of all the data, the refit's (checked whether or not it runs).
         weight = fit_weights(
             self._point(1.0, 0.0), X, y_encoded, self.classes_, sample_weight
         )
@@ -398,6 +398,11 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             self.std_errors_ = np.sqrt(variance / n_folds)
         return converged.ravel(), at_max.ravel()
 
+    def _path_order(self):
+        """Return the indices of ``Cs_`` ascending (ties in the given order): the
+        order of every path, and of the tie rules."""
+        return np.argsort(self.Cs_, kind="stable")
+
     def _fitted_points(self):
         """Return (n_folds, n_l1_ratios, n_Cs): which points were fitted (a
         callback's stop leaves the others' models NaN)."""
@@ -409,7 +414,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         Ties go to the smallest C, then to the first l1_ratio (LogisticRegressionCV
         and GridSearchCV's order for an ascending grid); NaN never wins.
         """
-        order = np.argsort(self.Cs_, kind="stable")
+        order = self._path_order()
         ranked = np.where(np.isnan(scores), -np.inf, scores)[:, order]
         i, m = np.unravel_index(np.argmax(ranked.T), ranked.T.shape)
         return int(m), int(order[i])
@@ -430,7 +435,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
                     f"{len(self.scores_)} fold."
                 )
             threshold = self.mean_scores_[m, j] - self.std_errors_[m, j]
-            order = np.argsort(self.Cs_, kind="stable")
+            order = self._path_order()
             # the smallest C within; none if threshold is NaN
             within = order[
                 np.where(candidate[m], self.mean_scores_[m], np.nan)[order] >= threshold

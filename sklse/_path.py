@@ -206,7 +206,7 @@ def _fold_path(path, train, test, context):
     context.call_on_fit_task_begin(**task_data)
     fit = (point, loss, _point_model(estimator, X.shape[1]), _fold_scorer(path, test))
     solutions = {}
-    order = np.argsort(estimator.Cs_, kind="stable")
+    order = estimator._path_order()
     for m, i in np.ndindex(len(estimator.l1_ratios_), len(order)):
         point_context = context.subcontext(task_name="path-point")
         index = (m, i, order)

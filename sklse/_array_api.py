@@ -24,12 +24,15 @@ probabilities at the last evaluated point stay on the device for ``hessp`` (n_sa
 block, sums are accumulated in X's dtype by the device's reductions and products
 (float32 X computes in float32 there); the blocks' sums are added in float64.
 
-Each block makes few passes over its (rows, n_classes) logits, most in place (the
-standard's in-place operators): the shift by the row max, a ``take_along_axis`` of
-the labels' logits, ``-inf`` written at the labels so that one sum of the exp gives
-the rest of each row without its label's term, the scaling to ``P`` and one
-``where`` for the residual. ``P`` is kept with 0 at the labels; the first ``hessp``
-at that point fills them in (L-BFGS never asks).
+Each block's logits are class-major, (n_classes, rows) = ``coef @ X_block.T``, and the
+gradient ``R @ X_block``: on torch CPU (MKL) these products ran in up to half the time
+of ``X_block @ coef.T`` and ``R.T @ X_block`` (``benchmarks/results/``). A block
+makes few passes over its logits, most in place (the standard's in-place operators):
+the shift by each row's max, a ``take_along_axis`` of the labels' logits, ``-inf``
+written at the labels so that one sum of the exp gives the rest of each row without
+its label's term, the scaling to ``P`` and one ``where`` for the residual. ``P`` is
+kept with 0 at the labels; the first ``hessp`` at that point fills them in (L-BFGS
+never asks).
 """
 
 from typing import NamedTuple
@@ -44,27 +47,32 @@ from sklse._objective import ScaledObjective, _pack, _unpack
 __all__ = ["ArrayAPISoftmaxLoss"]
 
 _DLPACK_CPU = 1  # DLPack's kDLCPU: the array's memory is the host's
-_BLOCK_BYTES = 32 * 1024 * 1024  # a block of X and its (rows, K) temporaries
-_MIN_BLOCK_ROWS = 4096
+_BLOCK_BYTES = 32 * 1024 * 1024  # an accelerator's chunk of float64 rows
+_HOST_BLOCK_CACHES = 4  # a host block fills 4 L2 caches (default_block_rows)
+_MIN_BLOCK_ROWS = 128
 
 
 def default_block_rows(X, n_classes):
     """Return the rows per block for X: all of them, unless X is in host memory.
 
     In host memory (DLPack device type kDLCPU: numpy-backed namespaces, torch on
-    CPU) a block's rows of X and its (rows, n_classes) temporaries fill 32 MiB: the
-    passes over the temporaries run in cache, the second product finds the rows of
-    X in the last-level cache, and no temporary is large enough for the allocator
-    to map fresh pages for it; at least 4096 rows, so that the ~30 array calls of a
-    block stay a small part of its time. On an accelerator one block: every block
-    costs kernel launches, and its memory is not the CPU's cache. Measured with
-    ``benchmarks/bench_array_api.py --evaluations``.
+    CPU) a block's rows of X and its two (n_classes, rows) temporaries fill four L2
+    caches (:func:`~sklse._loss.l2_cache_bytes`): the passes over the temporaries
+    and the second product's reads of X stay in cache, which 32 MiB blocks left; at
+    least 128 rows, below which a block's ~30 array calls cost more than its
+    arithmetic. Scaled by the L2 cache so that a machine's larger caches take larger
+    blocks; the factor 4 is the best of one machine's 18 shapes on torch CPU, where
+    it ran within 9% of each shape's best rows
+    (``benchmarks/bench_array_api_blocks.py``; ``benchmarks/results/``). On an
+    accelerator one block: every block costs kernel launches, and its memory is not
+    the CPU's cache.
     """
     n_samples, n_features = X.shape
     if not _in_host_memory(X):
         return max(n_samples, 1)
     itemsize = array_namespace(X).finfo(X.dtype).bits // 8
-    rows = _BLOCK_BYTES // (itemsize * (n_features + 2 * n_classes))
+    block_bytes = _HOST_BLOCK_CACHES * l2_cache_bytes()
+    rows = block_bytes // (itemsize * (n_features + 2 * n_classes))
     return max(_MIN_BLOCK_ROWS, rows)
 
 
@@ -72,9 +80,9 @@ class Rows(NamedTuple):
     """One block of rows on the device: views of the evaluator's arrays."""
 
     X: object  # (rows, n_features)
-    labels: object  # (rows, 1) integer labels, for take_along_axis
-    is_label: object  # (rows, n_classes) bool: k == y_i
-    sample_weight: object  # (rows, 1), X's dtype, or None
+    labels: object  # (1, rows) integer labels, for take_along_axis
+    is_label: object  # (n_classes, rows) bool: k == y_i
+    sample_weight: object  # (1, rows), X's dtype, or None
 
 
 def _in_host_memory(X):
@@ -171,7 +179,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
                 values = xp.astype(rows.X[chunk, :], xp.float64, copy=False)
                 weight = rows.sample_weight
                 if weight is not None:
-                    weight = xp.astype(weight[chunk, :], xp.float64)
+                    weight = xp.astype(weight[:, chunk].T, xp.float64)
                 if center is not None:
                     values = values - center
                 # (s x) x, not s x^2: a weightless row adds 0, not 0 * inf where its
@@ -197,13 +205,13 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         blocks = []
         for start in range(0, max(n_samples, 1), block_rows):
             rows = slice(start, min(start + block_rows, n_samples))
-            labels = y[rows][:, None]
+            labels = y[rows][None, :]
             blocks.append(
                 Rows(
                     self.X[rows, :],
                     labels,
-                    labels == classes[None, :],
-                    None if sample_weight is None else sample_weight[rows][:, None],
+                    labels == classes[:, None],
+                    None if sample_weight is None else sample_weight[rows][None, :],
                 )
             )
         return blocks
@@ -227,40 +235,41 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
             dtype = self.host_dtype
         return self.xp.asarray(host.astype(dtype), device=self.device)
 
-    def _coef_t(self, params):
-        """Return ``coef.T`` (n_features, n_classes) and ``intercept`` on the device."""
+    def _coef(self, params):
+        """Return ``coef`` (n_classes, n_features) and ``intercept`` (n_classes, 1)
+        on the device."""
         coef, intercept = _unpack(
             self._to_device(params), self.n_classes, self.fit_intercept, xp=self.xp
         )
-        return coef.T, intercept
+        return coef, None if intercept is None else intercept[:, None]
 
-    def _linear(self, rows, coef_t, intercept):
-        """Return the block's new ``X @ coef.T + intercept`` (rows, n_classes)."""
-        logits = rows.X @ coef_t
+    def _linear(self, rows, coef, intercept):
+        """Return the block's new ``coef @ X.T + intercept`` (n_classes, rows)."""
+        logits = coef @ rows.X.T
         if intercept is not None:
-            logits += intercept  # in place here and below: no new (rows, K) array
+            logits += intercept  # in place here and below: no new (K, rows) array
         return logits
 
     def _at_labels(self, values, rows):
-        """Return ``values[i, y_i]`` (rows, 1): a gather, or a masked sum where the
+        """Return ``values[y_i, i]`` (1, rows): a gather, or a masked sum where the
         namespace predates ``take_along_axis`` (array API standard 2024.12)."""
         xp = self.xp
         if hasattr(xp, "take_along_axis"):
-            return xp.take_along_axis(values, rows.labels, axis=1)
-        return xp.sum(xp.where(rows.is_label, values, 0.0), axis=1, keepdims=True)
+            return xp.take_along_axis(values, rows.labels, axis=0)
+        return xp.sum(xp.where(rows.is_label, values, 0.0), axis=0, keepdims=True)
 
     def _times_X(self, rows, work):
-        """Return ``[work^T X, work^T 1]`` (n_dof,) float64 for work (rows, K)."""
+        """Return ``[work X, work 1]`` (n_dof,) float64 for work (K, rows)."""
         if rows.sample_weight is not None:
             work *= rows.sample_weight
         xp = self.xp
         return _pack(
-            work.T @ rows.X,
-            xp.sum(work, axis=0) if self.fit_intercept else None,
+            work @ rows.X,
+            xp.sum(work, axis=1) if self.fit_intercept else None,
             xp=xp,
         )
 
-    def _block_sums(self, rows, coef_t, intercept):
+    def _block_sums(self, rows, coef, intercept):
         """Return one block's data loss (float64 scalar) and ``[grad_W, grad_b]``.
 
         The row loss of :func:`sklse._loss.block_loss_gradient`: ``log1p(rest /
@@ -270,13 +279,13 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         for hessp as ``e / total`` with 0 at the labels, and ``p_y`` apart.
         """
         xp = self.xp
-        logits = self._linear(rows, coef_t, intercept)
-        logits -= _xp_row_shift(logits, 1, xp)  # every exp(t) <= 1
+        logits = self._linear(rows, coef, intercept)
+        logits -= _xp_row_shift(logits, 0, xp)  # every exp(t) <= 1
         t_target = self._at_labels(logits, rows)
         # exp(-inf) = 0 at the labels: one sum gives rest, and e_y comes apart.
         logits[rows.is_label] = -xp.inf
         e = xp.exp(logits)
-        rest = xp.sum(e, axis=1, keepdims=True)
+        rest = xp.sum(e, axis=0, keepdims=True)
         e_target = xp.exp(t_target)
         total = rest + e_target
         exact = (e_target >= self.tiny * self.n_classes) & (total <= self.n_classes)
@@ -300,11 +309,11 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         Sums :meth:`_block_sums` over the blocks; keeps ``P`` on the device.
         """
         xp = self.xp
-        coef_t, intercept = self._coef_t(params)
+        coef, intercept = self._coef(params)
         self._proba, self._proba_target = [], []
         loss = grad = None
         for rows in self.blocks:
-            block_loss, block_grad = self._block_sums(rows, coef_t, intercept)
+            block_loss, block_grad = self._block_sums(rows, coef, intercept)
             loss = block_loss if loss is None else loss + block_loss
             grad = block_grad if grad is None else grad + block_grad
         self._proba_params = np.array(params, dtype=np.float64)
@@ -349,12 +358,12 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         """
         with np.errstate(all="ignore"):  # as in loss_gradient
             probas = self._proba_at(np.asarray(params, dtype=np.float64))
-            coef_t, intercept = self._coef_t(direction)
+            coef, intercept = self._coef(direction)
             result = None
             for rows, proba in zip(self.blocks, probas, strict=True):
-                work = self._linear(rows, coef_t, intercept)  # Z_V
+                work = self._linear(rows, coef, intercept)  # Z_V
                 work -= self._at_labels(work, rows)  # see block_hessp
-                work -= self.xp.sum(proba * work, axis=1, keepdims=True)
+                work -= self.xp.sum(proba * work, axis=0, keepdims=True)
                 work *= proba
                 part = self._times_X(rows, work)
                 result = part if result is None else result + part
@@ -391,10 +400,10 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
                     X = xp.astype(rows.X[chunk, :], f64)  # a temporary of its rows
                     if center is not None:
                         X = X - center
-                    part = self._block_hessian(
+                    part = self._block_hessian(  # on (rows, K) views of the (K, rows)
                         X,
-                        None if weight is None else weight[chunk, :],
-                        xp.astype(proba[chunk, :], f64),
+                        None if weight is None else weight[:, chunk].T,
+                        xp.astype(proba[:, chunk], f64).T,
                     )
                     gram = part if gram is None else gram + part
             d1 = self.X.shape[1] + int(self.fit_intercept)

@@ -253,7 +253,7 @@ def test_blocks_change_nothing_but_round_off(rng, array_api, weighted, fit_inter
         fit_intercept=fit_intercept,
         block_rows=37,  # 4 blocks, the last of 9 rows
     )
-    assert [rows.labels.shape[0] for rows in blocked.blocks] == [37, 37, 37, 9]
+    assert [rows.X.shape[0] for rows in blocked.blocks] == [37, 37, 37, 9]
     params, direction = rng.normal(size=(2, whole.n_dof))
     value, grad = blocked.loss_gradient(params)
     assert_allclose(value, whole.loss_gradient(params)[0], rtol=1e-13)
@@ -266,12 +266,16 @@ def test_blocks_change_nothing_but_round_off(rng, array_api, weighted, fit_inter
     )
 
 
-def test_blocks_in_host_memory_only(rng, strict_array_api):
+def test_blocks_in_host_memory_only(rng, strict_array_api, monkeypatch):
+    monkeypatch.setattr(sklse._array_api, "l2_cache_bytes", lambda: 2**20)
     X = strict_array_api.asarray(np.zeros((50_000, 500)))
-    # 32 MiB of float64 rows of X and of two (rows, K) temporaries: 8065 rows
-    assert default_block_rows(X, 10) == 32 * 1024 * 1024 // (8 * 520)
+    # 4 MiB (four L2 caches) of float64 rows of X and two (K, rows) temporaries
+    assert default_block_rows(X, 10) == 1008  # 4 * 2**20 // (8 * 520)
+    assert default_block_rows(X[:, :20], 5) == 17476  # 4 * 2**20 // (8 * 30)
+    float32 = strict_array_api.asarray(np.zeros((50_000, 500), dtype=np.float32))
+    assert default_block_rows(float32, 10) == 2016
     wide = strict_array_api.asarray(np.zeros((10, 5000)))
-    assert default_block_rows(wide, 10) == 4096  # at least 4096 rows, not 835
+    assert default_block_rows(wide, 10) == 128  # at least 128 rows, not 104
     on_gpu = types.SimpleNamespace(shape=(50_000, 500), __dlpack_device__=None)
     on_gpu.__dlpack_device__ = lambda: (2, 0)  # kDLCUDA
     assert default_block_rows(on_gpu, 10) == 50_000

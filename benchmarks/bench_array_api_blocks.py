@@ -1,0 +1,71 @@
+"""Array-API row blocks in host memory: one loss+gradient by rows per block.
+
+``python benchmarks/bench_array_api_blocks.py [--repeats 5] [--quick]`` times sklse's
+array-API evaluator on torch CPU tensors, at one thread, for 9 shapes (n_features,
+n_classes) in float64 and float32, each with ~2.5e7 values of X and logits (n rows
+such that n (d + K) = 2.5e7; ``--quick`` a tenth), at 128 ... 32768 rows per block:
+the best rows, the rows of :func:`sklse._array_api.default_block_rows` on this
+machine, and its time against the best. Each figure is a median of interleaved
+repeats at one point.
+"""
+
+import os
+
+# scikit-learn's array API dispatch (used for the copies back) needs scipy's.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from bench_array_api import machine  # noqa: E402
+
+from sklse._array_api import ArrayAPISoftmaxLoss, default_block_rows  # noqa: E402
+
+SHAPES = [(10, 500), (20, 5), (50, 100), (100, 10), (100, 100)]
+SHAPES += [(500, 3), (500, 10), (2000, 10), (5000, 10)]
+ROWS = [128 << i for i in range(9)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="problems 10x smaller")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    print(machine(torch))
+    print(f"\nms per loss+gradient, median of {args.repeats}, one thread\n")
+    print("| d | K | dtype | n | " + " | ".join(map(str, ROWS)) + " | best | rule |")
+    print("|---" * (len(ROWS) + 6) + "|")
+    rng = np.random.default_rng(0)
+    for d, K in SHAPES:
+        for dtype in (torch.float64, torch.float32):
+            n = int((2.5e6 if args.quick else 2.5e7) // (d + K))
+            X = torch.randn(n, d, dtype=dtype)
+            y = torch.from_numpy(rng.integers(0, K, n))
+            rule = default_block_rows(X, K)
+            losses = [ArrayAPISoftmaxLoss(X, y, K, block_rows=r) for r in ROWS]
+            losses.append(ArrayAPISoftmaxLoss(X, y, K))
+            params = rng.standard_normal(losses[0].n_dof) * 0.01
+            ms = [[] for _ in losses]
+            for repeat in range(args.repeats + 1):
+                for loss, times in zip(losses, ms, strict=True):
+                    start = time.perf_counter()
+                    loss.loss_gradient(params)
+                    if repeat:  # the first is a warm-up
+                        times.append(1e3 * (time.perf_counter() - start))
+            ms = [statistics.median(times) for times in ms]
+            best = int(np.argmin(ms[:-1]))
+            cells = " | ".join(f"{value:.1f}" for value in ms[:-1])
+            print(
+                f"| {d} | {K} | {str(dtype)[6:]} | {n} | {cells} | {ROWS[best]} "
+                f"| {rule}: {ms[-1]:.1f} ({ms[-1] / ms[best]:.2f}x) |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

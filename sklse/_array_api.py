@@ -63,7 +63,7 @@ def default_block_rows(X, n_classes):
     arithmetic. Scaled by the L2 cache so that a machine's larger caches take larger
     blocks; the factor 4 is the best of one machine's 18 shapes on torch CPU, where
     it ran within 9% of each shape's best rows
-    (``benchmarks/bench_array_api_blocks.py``; ``benchmarks/results/``). On an
+    (``benchmarks/bench_block_rows.py``; ``benchmarks/results/``). On an
     accelerator one block: every block costs kernel launches, and its memory is not
     the CPU's cache.
     """

@@ -1,12 +1,13 @@
-"""Array-API row blocks in host memory: one loss+gradient by rows per block.
+"""Rows per block of dense X: one loss+gradient by rows per block, at one thread.
 
-``python benchmarks/bench_array_api_blocks.py [--repeats 5] [--quick]`` times sklse's
-array-API evaluator on torch CPU tensors, at one thread, for 9 shapes (n_features,
-n_classes) in float64 and float32, each with ~2.5e7 values of X and logits (n rows
-such that n (d + K) = 2.5e7; ``--quick`` a tenth), at 128 ... 32768 rows per block:
-the best rows, the rows of :func:`sklse._array_api.default_block_rows` on this
-machine, and its time against the best. Each figure is a median of interleaved
-repeats at one point.
+``python benchmarks/bench_block_rows.py [--engine torch|numpy] [--repeats 5]
+[--quick]`` times, for 9 shapes (n_features, n_classes) in float64 and float32, each
+with ~2.5e7 values of X and logits (n rows such that n (d + K) = 2.5e7; ``--quick`` a
+tenth), at 128 ... 32768 rows per block: sklse's array-API evaluator on torch CPU
+tensors (``torch``, the default; rule :func:`sklse._array_api.default_block_rows`)
+or its numpy evaluator (``numpy``; :func:`sklse._loss.default_block_rows`). It
+prints each shape's best rows, the rule's rows on this machine and the rule's time
+against the best. Each figure is a median of interleaved repeats at one point.
 """
 
 import os
@@ -20,8 +21,9 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from bench_array_api import machine  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
-from sklse._array_api import ArrayAPISoftmaxLoss, default_block_rows  # noqa: E402
+from sklse import _array_api, _loss  # noqa: E402
 
 SHAPES = [(10, 500), (20, 5), (50, 100), (100, 10), (100, 100)]
 SHAPES += [(500, 3), (500, 10), (2000, 10), (5000, 10)]
@@ -32,12 +34,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="problems 10x smaller")
+    parser.add_argument("--engine", choices=["torch", "numpy"], default="torch")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     print(machine(torch))
-    print(f"\nms per loss+gradient, median of {args.repeats}, one thread\n")
+    print(
+        f"\n{args.engine}: ms per loss+gradient, median of {args.repeats}, one thread\n"
+    )
+    with threadpool_limits(1):
+        table(args, torch)
+
+
+def evaluator(engine, X, y, K, block_rows=None):
+    """Return the engine's evaluator of (X, y) in blocks of ``block_rows`` rows."""
+    if engine == "numpy":
+        return _loss.SoftmaxLoss(X.numpy(), y.numpy(), K, block_rows=block_rows)
+    return _array_api.ArrayAPISoftmaxLoss(X, y, K, block_rows=block_rows)
+
+
+def table(args, torch):
+    """Print the table's rows, one per shape and dtype."""
     print("| d | K | dtype | n | " + " | ".join(map(str, ROWS)) + " | best | rule |")
     print("|---" * (len(ROWS) + 6) + "|")
     rng = np.random.default_rng(0)
@@ -46,9 +64,9 @@ def main():
             n = int((2.5e6 if args.quick else 2.5e7) // (d + K))
             X = torch.randn(n, d, dtype=dtype)
             y = torch.from_numpy(rng.integers(0, K, n))
-            rule = default_block_rows(X, K)
-            losses = [ArrayAPISoftmaxLoss(X, y, K, block_rows=r) for r in ROWS]
-            losses.append(ArrayAPISoftmaxLoss(X, y, K))
+            losses = [evaluator(args.engine, X, y, K, r) for r in ROWS]
+            losses.append(evaluator(args.engine, X, y, K))
+            rule = losses[-1].blocks[0].X.shape[0]
             params = rng.standard_normal(losses[0].n_dof) * 0.01
             ms = [[] for _ in losses]
             for repeat in range(args.repeats + 1):

@@ -236,16 +236,22 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         return self.xp.asarray(host.astype(dtype), device=self.device)
 
     def _coef(self, params):
-        """Return ``coef`` (n_classes, n_features) and ``intercept`` (n_classes, 1)
-        on the device."""
+        """Return ``coef`` (n_classes, n_features), None where it is 0 (a fit's
+        start; seen on the host), and ``intercept`` (n_classes, 1) on the device."""
         coef, intercept = _unpack(
             self._to_device(params), self.n_classes, self.fit_intercept, xp=self.xp
         )
+        if not np.any(np.asarray(params)[: self.n_classes * self.X.shape[1]]):
+            coef = None
         return coef, None if intercept is None else intercept[:, None]
 
     def _linear(self, rows, coef, intercept):
         """Return the block's new ``coef @ X.T + intercept`` (n_classes, rows)."""
-        logits = coef @ rows.X.T
+        if coef is None:  # X @ 0 = 0 (X is finite): no product
+            shape = (self.n_classes, rows.X.shape[0])
+            logits = self.xp.zeros(shape, dtype=self.X.dtype, device=self.device)
+        else:
+            logits = coef @ rows.X.T
         if intercept is not None:
             logits += intercept  # in place here and below: no new (K, rows) array
         return logits

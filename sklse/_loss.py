@@ -261,6 +261,9 @@ def _linear(block, coef, intercept, out):
     """
     if intercept is not None:
         intercept = intercept.astype(out.dtype, copy=False)[:, np.newaxis]
+    if not coef.any():  # a fit's start: X @ 0 = 0 (X is finite), no product
+        out[...] = 0 if intercept is None else intercept
+        return
     if not block.row_major:
         coef = np.ascontiguousarray(coef, dtype=out.dtype)
         np.matmul(coef, block.X.T, out=out)  # one GEMM; X.T is a view, C or F order

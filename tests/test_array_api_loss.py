@@ -65,6 +65,27 @@ def test_same_values_as_numpy_evaluator(
     )
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_zero_coef_as_numpy_evaluator(rng, array_api, fit_intercept):
+    # A fit's start: no product where coef = 0 (seen on the host), the same values.
+    numpy_loss, device_loss = make_losses(rng, array_api, fit_intercept=fit_intercept)
+    params, direction = rng.normal(scale=2.0, size=(2, numpy_loss.n_dof))
+    params[: N_CLASSES * N_FEATURES] = 0.0
+    value, grad = device_loss.loss_gradient(params)
+    assert_allclose(value, numpy_loss.loss_gradient(params)[0], rtol=RTOL["float64"])
+    want = numpy_loss.loss_gradient(params)[1]
+    assert_allclose(grad, want, rtol=RTOL["float64"], atol=ATOL["float64"])
+    for coef_too in (True, False):
+        if not coef_too:
+            direction[: N_CLASSES * N_FEATURES] = 0.0
+        assert_allclose(
+            device_loss.hessp(params, direction),
+            numpy_loss.hessp(params, direction),
+            rtol=1e-11,
+            atol=1e-13,
+        )
+
+
 def test_l1_objective_as_numpy_evaluator(rng, array_api):
     numpy_loss, device_loss = make_losses(rng, array_api, C=0.5, l1_ratio=0.4)
     params = rng.normal(size=numpy_loss.n_dof)

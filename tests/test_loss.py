@@ -332,6 +332,26 @@ def test_objective_matches_reference(
 
 
 @full_grid
+def test_zero_coef_the_intercepts_logits(
+    rng, layout, dtype, fit_intercept, weighted, C, n_classes
+):
+    # A fit starts at coef = 0, where the logits are the intercepts without a product.
+    loss, ref, _, _, _ = build(
+        rng, layout, dtype, weighted, C, fit_intercept, n_classes
+    )
+    params, direction = (
+        random_params(rng, n_classes, 5, fit_intercept, scale=2.0) for _ in range(2)
+    )
+    params[: n_classes * 5] = 0.0
+    f, grad = loss.loss_gradient(params)
+    assert_close(f, ref.f(params), dtype)
+    assert_close(grad, ref.grad(params), dtype)
+    assert_close(loss.hessp(params, direction), ref.hessp(params, direction), dtype)
+    direction[: n_classes * 5] = 0.0  # and a direction without coef
+    assert_close(loss.hessp(params, direction), ref.hessp(params, direction), dtype)
+
+
+@full_grid
 def test_gradient_matches_reference(
     rng, layout, dtype, fit_intercept, weighted, C, n_classes
 ):

@@ -13,14 +13,17 @@ What crosses between host and device, per call (counted in the tests):
   in X's dtype), then ``[loss, *gradient]`` back (1 + n_dof float64 values): one copy
   each way, and the copy back is the only synchronisation.
 - :meth:`~ArrayAPISoftmaxLoss.hessp` at the point of the last evaluation: the
-  direction there, the product back (n_dof each way); at another point, ``params``
-  goes too (the probabilities are recomputed on the device).
+  direction there, the product back (n_dof each way); at another point, or at a
+  fit's first Hessian product (none is kept before it), ``params`` goes too (the
+  probabilities are recomputed on the device).
 - :meth:`~ArrayAPISoftmaxLoss.hessian`: the (n_dof, n_dof) float64 matrix back.
 
 X, the labels and the weights never leave the device, and X is never copied: row
-blocks (:func:`default_block_rows`; one block off the host) are views. The
-probabilities at the last evaluated point stay on the device for ``hessp`` (n_samples
-* n_classes values of X's dtype), as in :class:`sklse._loss.SoftmaxLoss`. Within a
+blocks (:func:`default_block_rows`; one block off the host) are views. From the
+first ``hessp`` or ``hessian`` on (Newton solvers), the probabilities at the last
+evaluated point stay on the device for the products there (n_samples * n_classes
+values of X's dtype); an L-BFGS fit keeps none, as in
+:class:`sklse._loss.SoftmaxLoss`. Within a
 block, sums are accumulated in X's dtype by the device's reductions and products
 (float32 X computes in float32 there); the blocks' sums are added in float64.
 
@@ -153,6 +156,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         if block_rows is None:
             block_rows = default_block_rows(X, n_classes)
         self.blocks = self._split(y, sample_weight, block_rows)
+        # P at _proba_params, kept from the first Hessian product on (_keep)
+        self._keep = False
         self._proba = self._proba_target = self._proba_params = None
 
     def _weighted_sums(self, center):
@@ -303,8 +308,9 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         inverse_total = 1 / total
         e *= inverse_total  # P, but 0 at the labels
         proba_target = e_target * inverse_total  # p_y, rounded as the rest of P
-        self._proba.append(e)
-        self._proba_target.append(proba_target)
+        if self._keep:
+            self._proba.append(e)
+            self._proba_target.append(proba_target)
         # P - Y; at the label -rest / total, not p_y - 1 (see block_loss_gradient)
         residual = xp.where(rows.is_label, -rest * inverse_total, e)
         return xp.sum(row_loss), self._times_X(rows, residual)
@@ -312,7 +318,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
     def _data_sums(self, params):
         """Return ``[loss, *grad]`` of the data term on the device, not normalised.
 
-        Sums :meth:`_block_sums` over the blocks; keeps ``P`` on the device.
+        Sums :meth:`_block_sums` over the blocks; keeps ``P`` on the device once a
+        Hessian product has asked for it (:meth:`_proba_at`).
         """
         xp = self.xp
         coef, intercept = self._coef(params)
@@ -322,14 +329,17 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
             block_loss, block_grad = self._block_sums(rows, coef, intercept)
             loss = block_loss if loss is None else loss + block_loss
             grad = block_grad if grad is None else grad + block_grad
-        self._proba_params = np.array(params, dtype=np.float64)
+        if self._keep:
+            self._proba_params = np.array(params, dtype=np.float64)
         return xp.concat([xp.reshape(loss, (1,)), grad])
 
     def _proba_at(self, params):
         """Return the blocks' ``P`` at ``params``: kept, else recomputed on the device.
 
-        The first call after an evaluation puts ``p_y`` into its kept ``P``.
+        The first call starts the keeping (an evaluation there recomputes ``P``);
+        the first after an evaluation puts ``p_y`` into its kept ``P``.
         """
+        self._keep = True
         if self._proba_params is None or not np.array_equal(params, self._proba_params):
             self._data_sums(params)
         if self._proba_target is not None:

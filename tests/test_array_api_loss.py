@@ -244,6 +244,10 @@ def test_one_copy_each_way_per_evaluation(
     assert transfers.since(start) == (1, 1, 0)  # params in, [loss, grad] out
     start = transfers.snapshot()
     loss.hessp(params, direction)
+    assert transfers.since(start) == (2, 1, 0)  # the first: P recomputed, kept
+    loss.loss_gradient(params)
+    start = transfers.snapshot()
+    loss.hessp(params, direction)
     assert transfers.since(start) == (1, 1, 0)  # the direction in, the product out
     start = transfers.snapshot()
     loss.hessp(other, direction)
@@ -256,8 +260,34 @@ def test_one_copy_each_way_per_evaluation(
 def test_X_stays_where_it_is(rng, strict_array_api):
     _, loss = make_losses(rng, strict_array_api)
     X = loss.X
-    loss.loss_gradient(np.zeros(loss.n_dof))
-    assert loss.X is X and all(proba.device == X.device for proba in loss._proba)
+    params = rng.normal(size=loss.n_dof)
+    loss.hessp(params, params)
+    assert loss.X is X and len(loss._proba) == len(loss.blocks)
+    assert all(proba.device == X.device for proba in loss._proba)
+
+
+def test_probabilities_kept_only_for_hessian_products(rng, array_api, monkeypatch):
+    # L-BFGS keeps no (K, n) arrays between evaluations; a Newton solver keeps P
+    # from its first Hessian product on, and its products at the point just
+    # evaluated reuse it.
+    numpy_loss, loss = make_losses(rng, array_api, block_rows=50)
+    params = rng.normal(size=(3, loss.n_dof))
+    for point in params:
+        loss.loss_gradient(point)
+        assert loss._proba == [] and loss._proba_params is None
+    evaluations = []
+    data_sums = loss._data_sums
+    monkeypatch.setattr(
+        loss, "_data_sums", lambda p: evaluations.append(1) or data_sums(p)
+    )
+    want = numpy_loss.hessp(params[0], params[1])
+    assert_allclose(loss.hessp(params[0], params[1]), want, rtol=1e-11, atol=1e-13)
+    assert len(evaluations) == 1  # P recomputed at a point L-BFGS had left
+    assert len(loss._proba) == len(loss.blocks)
+    loss.loss_gradient(params[2])
+    loss.hessp(params[2], params[1])
+    loss.hessian(params[2])
+    assert len(evaluations) == 2  # the evaluation's own, no recomputation
 
 
 @pytest.mark.parametrize("weighted", [True, False])

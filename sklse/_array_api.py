@@ -33,9 +33,9 @@ of ``X_block @ coef.T`` and ``R.T @ X_block`` (``benchmarks/results/``). A block
 makes few passes over its logits, most in place (the standard's in-place operators):
 the shift by each row's max, a ``take_along_axis`` of the labels' logits, ``-inf``
 written at the labels so that one sum of the exp gives the rest of each row without
-its label's term, the scaling to ``P`` and one ``where`` for the residual. ``P`` is
-kept with 0 at the labels; the first ``hessp`` at that point fills them in (L-BFGS
-never asks).
+its label's term, the scaling to ``P`` and one ``where`` for the residual. Where
+``P`` is kept (from a fit's first Hessian product on) it is kept with 0 at the
+labels; the first ``hessp`` or ``hessian`` at that point fills them in.
 """
 
 from typing import NamedTuple
@@ -267,7 +267,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         xp = self.xp
         if hasattr(xp, "take_along_axis"):
             return xp.take_along_axis(values, rows.labels, axis=0)
-        return xp.sum(xp.where(rows.is_label, values, 0.0), axis=0, keepdims=True)
+        masked = xp.where(rows.is_label, values, xp.zeros_like(values))  # no scalar
+        return xp.sum(masked, axis=0, keepdims=True)
 
     def _times_X(self, rows, work):
         """Return ``[work X, work 1]`` (n_dof,) float64 for work (K, rows)."""
@@ -286,8 +287,9 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         The row loss of :func:`sklse._loss.block_loss_gradient`: ``log1p(rest /
         e_y)``, with ``rest`` summed without the label's term, and ``log(total) -
         t_y`` where ``e_y`` nears underflow or the row has a non-finite logit; both
-        are computed, a ``where`` picks (a branch would synchronise). Keeps ``P``
-        for hessp as ``e / total`` with 0 at the labels, and ``p_y`` apart.
+        are computed, a ``where`` picks (a branch would synchronise). Once keeping has
+        started, keeps ``P`` for hessp as ``e / total`` with 0 at the labels, and
+        ``p_y`` apart.
         """
         xp = self.xp
         logits = self._linear(rows, coef, intercept)
@@ -369,8 +371,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         """Return the smooth part's Hessian at ``params`` applied to ``direction``.
 
         ``R = P * (Z_V - rowsum(P * Z_V))`` on the device, block by block, with the
-        probabilities of the last evaluation when it was at ``params`` (else
-        recomputed).
+        probabilities kept from the last evaluation when it was at ``params``, else
+        (and at a fit's first product) recomputed (:meth:`_proba_at`).
         """
         with np.errstate(all="ignore"):  # as in loss_gradient
             probas = self._proba_at(np.asarray(params, dtype=np.float64))
@@ -436,7 +438,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         # (sklse._loss._complement: the label's, or a misclassified row's class).
         classes = xp.expand_dims(xp.arange(n_classes, device=self.device), axis=0)
         is_top = classes == xp.argmax(proba, axis=1, keepdims=True)
-        others = xp.sum(xp.where(is_top, 0.0, proba), axis=1, keepdims=True)
+        others = xp.where(is_top, xp.zeros_like(proba), proba)  # no scalar (2023.12)
+        others = xp.sum(others, axis=1, keepdims=True)
         complement = xp.where(is_top, others, 1 - proba)
         blocks = [[None] * n_classes for _ in range(n_classes)]
         for k in range(n_classes):

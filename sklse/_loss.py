@@ -394,7 +394,10 @@ def _difference(block, coef, intercept):
     coef_diff = coef[1:] - coef[:1]
     intercept_diff = None if intercept is None else intercept[1:] - intercept[:1]
     if isinstance(block.X, np.ndarray):
-        np.matmul(block.X, coef_diff[0].astype(out.dtype), out=out)
+        if coef_diff.any():
+            np.matmul(block.X, coef_diff[0].astype(out.dtype), out=out)
+        else:  # as in _linear: X @ 0 = 0
+            out[...] = 0
         if intercept_diff is not None:
             out += intercept_diff.astype(out.dtype)
     else:

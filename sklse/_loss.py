@@ -674,7 +674,9 @@ _clock = time.perf_counter
 
 
 class _ThreadProbe:
-    """Whether block threads pay here, from the first :data:`_PROBES` evaluations.
+    """Whether block threads pay here, from the first :data:`_PROBES` evaluations
+    away from coef = 0 (a fit's first, which makes one product per block, not two:
+    threads paid less there, and its cheaper rows then set the best time alone).
 
     Each probe (:meth:`run`) times half of an evaluation's blocks alone and the
     rest in threads; threads pay when the best time per row in threads is at most
@@ -991,12 +993,14 @@ class SoftmaxLoss(ScaledObjective):
         k = 1 if self.n_classes == 2 else self.n_classes
         return _InOrderSum(self.blocks[0].X.shape[1], k, self.dtype)
 
-    def _map_blocks(self, function, proba=None, *, into=None):
+    def _map_blocks(self, function, proba=None, *, into=None, probe=True):
         """Return ``function(block)`` for every block in block order, in threads.
 
         Each block gets borrowed buffers; ``proba``, a buffer per block, replaces
         the borrowed ``proba``; ``into``, an :class:`_InOrderSum`, receives the
-        blocks' ``R @ X`` (their results then hold None in its place).
+        blocks' ``R @ X`` (their results then hold None in its place). Without
+        ``probe`` a call that is not typical of the fit's (the evaluation at coef
+        = 0, without its product) times nothing for :class:`_ThreadProbe`.
         """
         proba = [None] * len(self.blocks) if proba is None else proba
         pairs = list(zip(self.blocks, proba, strict=True))
@@ -1013,7 +1017,7 @@ class SoftmaxLoss(ScaledObjective):
 
         n_threads = self.n_threads
         if n_threads > 1 and len(pairs) >= 4:
-            if self._threads.left > 0:  # the first evaluations find out
+            if self._threads.left > 0 and probe:  # the first evaluations find out
                 return self._threads.run(run, pairs, n_threads)
             n_threads = n_threads if self._threads.pays else 1
         return _map(run, pairs, n_threads)
@@ -1040,6 +1044,7 @@ class SoftmaxLoss(ScaledObjective):
             lambda block: block_loss_gradient(block, coef_in, intercept, keep),
             self._kept,
             into=into,
+            probe=bool(coef.any()),  # at coef = 0 a block has one product, not two
         )
         for block_loss, block_grad_coef, block_grad_intercept in results:
             loss += block_loss

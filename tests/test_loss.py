@@ -1428,6 +1428,28 @@ def test_first_evaluations_find_out_whether_threads_pay(
     assert seen == [2 if pays else 1]
 
 
+def test_the_evaluation_at_zero_coef_is_no_probe(rng, monkeypatch):
+    # A fit's first evaluation, at coef = 0, makes one product per block, not two:
+    # it runs on one thread and times nothing; the next three probe.
+    X = rng.standard_normal((8 * 256, 6))
+    y = rng.integers(0, 3, len(X))
+    probed = SoftmaxLoss(X, y, 3, block_rows=256, n_threads=2)
+    serial = SoftmaxLoss(X, y, 3, block_rows=256)
+    seen = []
+    monkeypatch.setattr(
+        sklse._loss, "_map", lambda f, blocks, n: seen.append(n) or map(f, blocks)
+    )
+    start = np.zeros(probed.n_dof)
+    start[-3:] = rng.standard_normal(3)  # intercepts, coef = 0
+    assert_array_equal(probed.loss_gradient(start)[1], serial.loss_gradient(start)[1])
+    assert probed._threads.left == 3 and probed._threads.pays is None
+    assert seen[0] == 1  # not in threads before the probes have answered
+    params = random_params(rng, 3, 6, True)
+    for step in range(3):
+        probed.loss_gradient(params + step)
+    assert probed._threads.left == 0
+
+
 def test_no_threads_for_csc_which_is_one_block():
     X = sp.random_array((50000, 1000), density=0.02, format="csr", rng=0)
     assert useful_threads(X, 20, 2) == 2  # 8 blocks of 20 * 20 per row

@@ -1035,7 +1035,7 @@ class SoftmaxLoss(ScaledObjective):
         if last is not None and self._kept is None and np.array_equal(params, last[0]):
             return self._finish(last[1], last[2].copy(), params)
         coef, intercept = _unpack(params, self.n_classes, self.fit_intercept)
-        loss, grad = 0.0, np.zeros_like(params)
+        loss, grad = 0.0, np.zeros(len(params))
         grad_coef, grad_intercept = _unpack(grad, self.n_classes, self.fit_intercept)
         self._proba_params = None
         keep = self._kept is not None  # else no Hessian follows, nothing to keep

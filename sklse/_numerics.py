@@ -77,10 +77,12 @@ def _shift(z, t_out, axis=-1):
 
     ``c`` is the max along ``axis``, or 0 on rows whose max is not finite.
     """
-    row_max = _row_max(z, axis)
+    shift = _row_max(z, axis)
     # Arithmetic between infinities gives nan: shift by 0 on non-finite rows; the
     # infinity (or nan) then reaches the total through the sum.
-    shift = np.where(np.isfinite(row_max), row_max, 0).astype(z.dtype, copy=False)
+    finite = np.isfinite(shift)
+    if not finite.all():
+        shift = np.where(finite, shift, 0).astype(z.dtype, copy=False)
     np.subtract(z, shift, out=t_out)
     return shift
 

@@ -47,9 +47,11 @@ def _unpack(params, n_classes, fit_intercept, xp=np):
     ``intercept`` is None without intercept. ``xp`` is the namespace of ``params``
     (numpy, or an array-API namespace for params on a device).
     """
-    if fit_intercept:
-        return xp.reshape(params[:-n_classes], (n_classes, -1)), params[-n_classes:]
-    return xp.reshape(params, (n_classes, -1)), None
+    coef = params[:-n_classes] if fit_intercept else params
+    # numpy's method, not np.reshape's dispatch: 0.35 against 1.2 us, several times
+    # per evaluation (the array API standard has no method).
+    coef = coef.reshape(n_classes, -1) if xp is np else xp.reshape(coef, (n_classes, -1))
+    return coef, params[-n_classes:] if fit_intercept else None
 
 
 def _pack(coef, intercept, xp=numpy_namespace):
@@ -134,8 +136,8 @@ class ScaledObjective:
         grad /= self.sw_sum
         if self.alpha == 0:  # no L2 term (and no 0 * inf for huge coef)
             return loss / self.sw_sum, grad
-        coef = _unpack(params, self.n_classes, self.fit_intercept)[0].reshape(-1)
-        grad[: coef.size] += self.alpha * coef  # coef's entries come first
+        coef = params[: self.n_dof - self.n_classes * self.fit_intercept]  # W first
+        grad[: coef.size] += self.alpha * coef
         penalty = 0.5 * self.alpha * float(np.dot(coef, coef))
         return loss / self.sw_sum + penalty, grad
 

@@ -377,12 +377,10 @@ class _OnY:
         if change is not None and problem.bounds is not None:
             change = _OnBox(change, problem.n_coef)
         self.change = change
-        self.at = (None, None)  # (y, params) of the last evaluation, with a change
+        # (y, params, gradient in y) of the last evaluation, with a change
+        self.at = (None, None, None)
         if change is not None:
-            monitor.scaled_test = lambda grad: (
-                problem.optimality(monitor.iterate[0], change.gradient(grad))
-                <= monitor.tol
-            )
+            monitor.scaled_test = self._met_in_y
 
     def to_y(self, x):
         return x if self.change is None else self.change.to_y(x)
@@ -394,7 +392,7 @@ class _OnY:
         value, grad = self.monitor(self.to_x(y))
         if self.change is not None:
             grad = self.change.gradient(grad)
-            self.at = (y.copy(), self.monitor.last[0])
+            self.at = (y.copy(), self.monitor.last[0], grad)
         if self.scale == 1.0:
             return value, grad
         return self.scale * value, self.scale * grad
@@ -410,11 +408,19 @@ class _OnY:
         if self.change is not None:
             # Mostly the point last evaluated (always, for L-BFGS-B): its params, as
             # the monitor keeps them, are known.
-            y, x = self.at
+            y, x, _ = self.at
             if not np.array_equal(at.x, y):
                 x = self.change.to_params(at.x)
             at = optimize.OptimizeResult(x=x)
         self.monitor.callback(at)
+
+    def _met_in_y(self, grad):
+        """Whether ``tol`` holds in y at the monitor's iterate, of gradient ``grad``:
+        the one that :meth:`fun` gave scipy where the iterate is its point."""
+        iterate, (_, x, grad_y) = self.monitor.iterate[0], self.at
+        if x is not iterate:
+            grad_y = self.change.gradient(grad)
+        return self.monitor.problem.optimality(iterate, grad_y) <= self.monitor.tol
 
     def done(self, result):
         """Return scipy's ``result`` with ``x`` in the monitor's variables."""

@@ -56,12 +56,12 @@ from bench_fit import (  # noqa: E402
     cpu_model,
     dense_problem,
     objective,
+    result_path,
 )
 
 from sklse import SoftmaxRegression  # noqa: E402
 from sklse._array_api import ArrayAPISoftmaxLoss  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 EPS = 1e-6
 L2 = {"C": 1.0, "l1_ratio": 0.0}
 
@@ -353,7 +353,7 @@ def main():
     if args.evaluations:
         with threadpool_limits(limits=1, user_api="blas"):
             table = evaluations(torch, args)
-        save(RESULTS / f"bench_array_api_evaluations_{mode}.md", header, table)
+        save(result_path(f"bench_array_api_evaluations_{mode}.md"), header, table)
         return
     table = [
         "| problem | backend | LR lbfgs to 1e-6 (s) | sklse to 1e-6 (s) | "
@@ -364,12 +364,11 @@ def main():
     with threadpool_limits(limits=1, user_api="blas"):
         for name, X, y in problems(args.quick):
             table += run_problem(name, X, y, torch, args)
-    save(RESULTS / f"bench_array_api_{mode}.md", header, table)
+    save(result_path(f"bench_array_api_{mode}.md"), header, table)
 
 
 def save(path, header, table):
     """Write the command, the header line and the table to ``path``."""
-    RESULTS.mkdir(exist_ok=True)
     command = " ".join(["python", "benchmarks/bench_array_api.py", *sys.argv[1:]])
     path.write_text(f"`{command}`\n\n{header}\n\n" + "\n".join(table) + "\n")
     print(f"saved to {path}")

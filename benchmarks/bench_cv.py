@@ -50,11 +50,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_fit import (  # noqa: E402  (the same medium problem and header)
     dense_problem,
     machine,
+    result_path,
 )
 
 from sklse import SoftmaxRegression, SoftmaxRegressionCV  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 CS = np.logspace(-4, 4, 10)
 RATIOS = (0.25, 0.5, 1.0)
 SETTINGS = {"1 thread": 1, "defaults": None}
@@ -194,8 +194,7 @@ def main():
         f"10 Cs x 5 folds, neg_log_loss\n\n{header}\n" + "\n".join(rows) + "\n"
     )
     print("\n" + report)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"bench_cv_{mode}.md").write_text(report)
+    result_path(f"bench_cv_{mode}.md").write_text(report)
 
 
 if __name__ == "__main__":

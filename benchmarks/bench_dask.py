@@ -40,6 +40,7 @@ import dask.array as da
 import numpy as np
 import scipy
 import sklearn
+from bench_fit import result_path
 from distributed import Client, LocalCluster, wait
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
@@ -49,7 +50,6 @@ from sklse import SoftmaxRegression
 from sklse._dask import DaskSoftmaxLoss
 from sklse._loss import SoftmaxLoss
 
-RESULTS = Path(__file__).parent / "results"
 SEED = 0
 SIZES = {  # n_samples, n_features, n_classes, rows per chunk
     "quick": (200_000, 50, 5, 25_000),
@@ -231,8 +231,7 @@ def main():
         Client(cluster),
     ):
         lines = run(size, args.repeats, args.max_iter)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / ("bench_dask.md" if size == "full" else "bench_dask_quick.md")
+    path = result_path("bench_dask.md" if size == "full" else "bench_dask_quick.md")
     command = "python benchmarks/bench_dask.py" + (" --quick" if args.quick else "")
     path.write_text("\n".join(lines) + f"\n\nCommand: `{command}`\n")
     print(f"saved to {path}", file=sys.stderr)

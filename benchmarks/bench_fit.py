@@ -5,8 +5,9 @@ machine) or without ``--quick`` for the full sizes (about 42 minutes). The L1 ro
 run only when named: ``--only sparse-enet sparse-l1 --repeats 1 --no-defaults
 --budget 60`` took an hour at full size (``--only`` runs write files of their own).
 It prints a markdown table, saves it under ``benchmarks/results/`` with the machine
-and date, and a convergence plot (relative gap against time, one panel per problem)
-as PNG when matplotlib is installed (``pip install -e ".[bench]"``).
+and date, in a file named by mode and machine (:func:`result_path`, as every script
+here names its files), and a convergence plot (relative gap against time, one panel
+per problem) as PNG when matplotlib is installed (``pip install -e ".[bench]"``).
 
 Method. Every problem is generated from fixed seeds (standardised dense features, labels
 drawn from a softmax model so that the optimum is finite); C = 1. The L1
@@ -53,6 +54,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import time
 import tracemalloc
 import warnings
@@ -531,6 +533,25 @@ def cache_sizes():
     return ", ".join(caches) or "caches unknown"
 
 
+def machine_tag():
+    """Return this machine's CPU model and L2 cache as a file-name tag, such as
+    ``amd-epyc-l2-1024k``: two VMs of one model name can differ in cache."""
+    words = re.findall(r"[a-z0-9]+", re.sub(r"\((r|tm)\)", "", cpu_model().lower()))
+    l2 = re.search(r"L2 (\w+)", cache_sizes())
+    return "-".join(words[:6] + ([f"l2-{l2.group(1).lower()}"] if l2 else []))
+
+
+def result_path(name):
+    """Return ``benchmarks/results/<stem>-<machine_tag()><ext>`` for file ``name``.
+
+    A rerun on another machine writes beside the committed tables, never over
+    them (nor over the notes written into them by hand).
+    """
+    stem, _, ext = name.partition(".")
+    RESULTS.mkdir(exist_ok=True)
+    return RESULTS / f"{stem}-{machine_tag()}.{ext}"
+
+
 def machine():
     return (
         f"{platform.node()}: {cpu_model()}, {os.cpu_count()} cores, "
@@ -608,10 +629,9 @@ def main():
             f"{memory_header}\n" + "\n".join(memory_rows(args.quick)) + "\n"
         )
     print("\n" + report)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"bench_fit_{mode}.md").write_text(report)
-    (RESULTS / f"bench_fit_{mode}.json").write_text(json.dumps(all_traces))
-    plot(all_traces, RESULTS / f"bench_fit_{mode}.png")
+    result_path(f"bench_fit_{mode}.md").write_text(report)
+    result_path(f"bench_fit_{mode}.json").write_text(json.dumps(all_traces))
+    plot(all_traces, result_path(f"bench_fit_{mode}.png"))
 
 
 if __name__ == "__main__":

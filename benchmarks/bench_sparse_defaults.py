@@ -12,7 +12,7 @@ solver on sparse in ``bench_fit.py``), in two settings in one run: equal cores (
 BLAS and OpenMP thread for everyone) and each library's defaults. F* is the smallest
 objective of sklse's trust-ncg and newton-cg at ``tol=1e-10``. Two classes are
 fitted as in ``bench_unscaled.py`` (sklse at C / 2 is LogisticRegression at C).
-Writes the table to ``benchmarks/results/bench_sparse_defaults.md``.
+Writes the table to ``benchmarks/results/bench_sparse_defaults-<machine>.md``.
 """
 
 import argparse
@@ -20,7 +20,7 @@ import datetime
 
 import numpy as np
 import scipy.sparse as sp
-from bench_fit import RESULTS, machine
+from bench_fit import machine, result_path
 from bench_unscaled import fit, interleaved, objective, symmetric
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
@@ -124,8 +124,7 @@ def main():
                 print(name, shape, results[-1][2], flush=True)
         lines += table(setting, results)
         print("\n".join(table(setting, results)), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_sparse_defaults.md").write_text("\n".join(lines))
+    result_path("bench_sparse_defaults.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

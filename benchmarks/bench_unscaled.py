@@ -16,32 +16,29 @@ answers). Two classes (breast_cancer): ``SoftmaxRegression(C=c)`` is
 ``LogisticRegression(C=2 * c)`` (see the README), so sklse is fitted at C = 0.5
 against LogisticRegression's default C = 1, the same problem. F* is the smallest
 objective of sklse's and LogisticRegression's newton-cholesky at ``tol=1e-12``.
-Writes the table to ``benchmarks/results/bench_unscaled.md``.
+Writes the table to ``benchmarks/results/bench_unscaled-<machine>.md``.
 
 With ``--l1-ratio r`` (in (0, 1]), the elastic-net fits instead: sklse's default
 against LogisticRegression's saga (its one solver for them) at the same
 ``l1_ratio``, on the datasets of more than two classes (with two, sklse at C / 2 is
 LogisticRegression at C for the data and L2 terms only; pure L1 keeps them all, at
 the same C); F* is sklse's fit at ``tol=1e-10`` (its max|gradient| is printed) or
-a lower default fit. Writes ``benchmarks/results/bench_unscaled-l1-<r>.md``.
+a lower default fit. Writes ``benchmarks/results/bench_unscaled-l1-<r>-<machine>.md``.
 """
 
 import argparse
 import datetime
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-from bench_fit import machine
+from bench_fit import machine, result_path
 from scipy.special import logsumexp
 from sklearn import datasets
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from sklse import SoftmaxRegression
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def load():
@@ -193,9 +190,8 @@ def main():
                 results.append((name, shape, run(X, y, args.repeats, r)))
         lines += table(setting, results)
         print("\n".join(table(setting, results)), flush=True)
-    RESULTS.mkdir(exist_ok=True)
     suffix = f"-l1-{r:g}" if r > 0 else ""
-    (RESULTS / f"bench_unscaled{suffix}.md").write_text("\n".join(lines))
+    result_path(f"bench_unscaled{suffix}.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

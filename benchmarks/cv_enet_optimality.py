@@ -17,15 +17,15 @@ point with growing ``max_iter``.
 
 Run ``python benchmarks/cv_enet_optimality.py`` (about 5 minutes at one thread, most
 of it saga). It prints markdown tables and saves them to
-``benchmarks/results/cv_enet_optimality.md``. Not a timing benchmark.
+``benchmarks/results/cv_enet_optimality-<machine>.md``. Not a timing benchmark.
 """
 
 import argparse
 import warnings
-from pathlib import Path
 
 import numpy as np
 import sklearn
+from bench_fit import result_path
 from scipy.special import logsumexp, softmax
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -36,7 +36,6 @@ from threadpoolctl import threadpool_limits
 
 from sklse import SoftmaxRegression, SoftmaxRegressionCV
 
-RESULTS = Path(__file__).parent / "results"
 CS = np.logspace(-4, 4, 10)
 RATIOS = (0.25, 0.5, 1.0)
 NEAR = range(3, 7)  # the Cs around both choices in the tables: 0.046 .. 21.5
@@ -172,8 +171,7 @@ def main():
         lines += saga_alone(X, y, folds[0], values[0], exact[0])
     report = "# cv_enet_optimality\n\n" + "\n".join(lines) + "\n"
     print(report)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cv_enet_optimality.md").write_text(report)
+    result_path("cv_enet_optimality.md").write_text(report)
 
 
 def saga_alone(X, y, fold, values, scores):

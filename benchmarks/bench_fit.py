@@ -36,7 +36,7 @@ float32; 200 000 x 50 with ``--quick``), fitted with default settings but
 sklse and by LogisticRegression (lbfgs), each measured the same two ways: the peak of
 tracemalloc (numpy's arrays, sklearn's included) and the peak resident set
 (``VmHWM`` after resetting it through ``/proc/self/clear_refs``, Linux) above the
-resident set before the fit.
+resident set before the fit. It runs in a full run or alone (``--only memory``).
 
 Columns: time to a 1e-4, 1e-6, 1e-9 gap (s; ``-`` = not reached within the sweep or the
 time budget), ratio of the 1e-6 time to the fastest LogisticRegression solver's, the
@@ -566,7 +566,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="problems 10x smaller")
     parser.add_argument("--repeats", type=int, default=None, help="sweeps per solver")
     parser.add_argument("--budget", type=float, default=None, help="s per sweep")
-    parser.add_argument("--only", nargs="*", choices=NAMES, help="problems to run")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=(*NAMES, "memory"),
+        help="problems to run ('memory': the memory row)",
+    )
     parser.add_argument(
         "--no-defaults",
         action="store_true",
@@ -621,7 +626,7 @@ def main():
             + "\n".join(eval_rows)
             + "\n"
         )
-    if not (args.no_memory or args.only):
+    if not args.no_memory and (not args.only or "memory" in args.only):
         print("memory row", flush=True)
         report += (
             "\nPeak extra memory of a default fit (max_iter=3), default threads, in "

@@ -617,8 +617,9 @@ def main():
         "for BLAS, OpenMP and sklse's block threads) and defaults (no limit); "
         f"repeats: {args.repeats}; time budget per sweep: {args.budget} s (10 times "
         "that for L1 rows)\n\n"
-        f"{header}\n" + "\n".join(rows) + "\n"
     )
+    if rows:  # none when only the memory row ran
+        report += f"{header}\n" + "\n".join(rows) + "\n"
     if eval_rows:  # none when only L1 rows ran
         report += (
             f"\nOne loss+gradient evaluation, one thread (median of "
@@ -635,8 +636,9 @@ def main():
         )
     print("\n" + report)
     result_path(f"bench_fit_{mode}.md").write_text(report)
-    result_path(f"bench_fit_{mode}.json").write_text(json.dumps(all_traces))
-    plot(all_traces, result_path(f"bench_fit_{mode}.png"))
+    if all_traces:
+        result_path(f"bench_fit_{mode}.json").write_text(json.dumps(all_traces))
+        plot(all_traces, result_path(f"bench_fit_{mode}.png"))
 
 
 if __name__ == "__main__":

@@ -47,11 +47,12 @@ def _unpack(params, n_classes, fit_intercept, xp=np):
     ``intercept`` is None without intercept. ``xp`` is the namespace of ``params``
     (numpy, or an array-API namespace for params on a device).
     """
-    coef = params[:-n_classes] if fit_intercept else params
-    # numpy's method, not np.reshape's dispatch: 0.35 against 1.2 us, several times
-    # per evaluation (the array API standard has no method).
-    coef = coef.reshape(n_classes, -1) if xp is np else xp.reshape(coef, (n_classes, -1))
-    return coef, params[-n_classes:] if fit_intercept else None
+    coef, intercept = (
+        (params[:-n_classes], params[-n_classes:]) if fit_intercept else (params, None)
+    )
+    if xp is np:  # the method, not np.reshape's dispatch: 0.35 against 1.2 us
+        return coef.reshape(n_classes, -1), intercept
+    return xp.reshape(coef, (n_classes, -1)), intercept  # the standard has no method
 
 
 def _pack(coef, intercept, xp=numpy_namespace):

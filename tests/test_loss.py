@@ -557,6 +557,35 @@ def test_stored_entries_chunks(rng, layout, max_entries):
         assert all(len(chunk[0]) <= max(max_entries, longest) for chunk in chunks)
 
 
+@pytest.mark.parametrize("layout", ["csr", "csc", "rows"])
+@pytest.mark.parametrize("max_entries", [1, 3, 1000])
+def test_stored_entries_merged(rng, layout, max_entries):
+    # Non-canonical X (a fifth of the entries stored as two halves, in unsorted
+    # order): with merge, each (row, column) once with its summed value, whatever
+    # the chunking; X's own index and data arrays are left as they were.
+    X = sp.random(12, 5, density=0.5, random_state=2, format="csr") * 10
+    X = stored_twice(X, "csc" if layout == "csc" else "csr", rng)
+    # unsorted indices within rows (columns): reverse each major's entries
+    for major in range(len(X.indptr) - 1):
+        part = slice(X.indptr[major], X.indptr[major + 1])
+        X.indices[part], X.data[part] = X.indices[part][::-1], X.data[part][::-1]
+    X.has_sorted_indices = False
+    assert not X.has_canonical_format
+    weight = rng.uniform(0, 2, 12)
+    view, weights, expected = X, weight, X.tocoo()
+    if layout == "rows":
+        view, weights = CSRRows.of(X, slice(3, 9)), weight[3:9]
+        expected = X[3:9].tocoo()
+    expected.sum_duplicates()
+    indices, data = X.indices.copy(), X.data.copy()
+    chunks = list(_stored_entries(view, weights, max_entries, merge=True))
+    found = triples(*map(np.concatenate, zip(*chunks, strict=True)))
+    want = triples(expected.col, weights[expected.row], expected.data)
+    assert_allclose(found, want, rtol=1e-15)
+    assert_array_equal(X.indices, indices)
+    assert_array_equal(X.data, data)
+
+
 def class_entries(n_features, fit_intercept, n_classes=2):
     """Positions in params of each class's coefficients, then its intercept."""
     entries = n_features * np.arange(n_classes)[:, np.newaxis] + np.arange(n_features)

@@ -29,6 +29,7 @@ numpy_namespace = array_api_compat.numpy
 __all__ = [
     "array_namespace",
     "blas_pools",
+    "has_small_matrix_gemm",
     "changing_blas_limits",
     "check_same_namespace",
     "check_sample_weight",
@@ -72,6 +73,34 @@ _controller = getattr(threadpoolctl, "get_cached_controller", None) or cache(
 def blas_pools():
     """Return threadpoolctl's controllers of the BLAS libraries loaded now."""
     return _controller().select(user_api="blas").lib_controllers
+
+
+# OpenBLAS's kernels with a small-matrix path (x86-64 AVX-512), as it names them
+_SMALL_MATRIX_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+@cache
+def has_small_matrix_gemm():
+    """Whether numpy's BLAS multiplies small matrices by kernels of their own.
+
+    OpenBLAS's AVX-512 kernels (the cores of :data:`_SMALL_MATRIX_CORES`) take a
+    product of at most ``10**6`` multiply-adds without packing its operands, which
+    is 1.2-2.7 times faster on the (rows, d) x (d, K) products of a row block
+    (``benchmarks/results/loss_constants.md``); other cores and other BLAS
+    libraries have no such path. Read once per process from the BLAS that numpy
+    was built with and the core that threadpoolctl reports for it.
+    """
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except (KeyError, TypeError):  # a build that does not say
+        return False
+    pools = [pool for pool in blas_pools() if pool.internal_api == "openblas"]
+    cores = [str(getattr(pool, "architecture", "")).lower() for pool in pools]
+    return (
+        "openblas" in str(blas).lower()
+        and bool(cores)
+        and all(core in _SMALL_MATRIX_CORES for core in cores)
+    )
 
 
 @contextmanager

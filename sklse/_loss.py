@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas
 
-from sklse._compat import sparse_matmul_into
+from sklse._compat import has_small_matrix_gemm, sparse_matmul_into
 from sklse._numerics import _shift
 from sklse._objective import ScaledObjective, _unpack
 
@@ -146,16 +146,42 @@ class CSRRows(NamedTuple):
         return cls("csr", (len(indptr) - 1, X.shape[1]), indptr, X.indices, X.data)
 
 
-def _prefers_row_major(X):
+def _prefers_row_major(X, n_classes):
     """Whether ``X @ coef.T`` is faster row-major (then transposed) than class-major.
 
     scipy's sparse kernels only write row-major. For dense X, OpenBLAS's speed of the
-    two orientations depends on dtype and shape: row-major was faster for float32
-    and for fewer than 64 features, class-major for float64 with more (timings:
-    ``benchmarks/results/loss_constants.md``). A fixed rule, not a timed probe: the
-    two orientations round differently, and a fit must not depend on timing noise.
+    two orientations depends on its kernels, dtype and shape: row-major for float32
+    and for fewer than 64 features; for float64 with more, row-major in the small
+    products of :func:`_small_rows` where the BLAS has small-matrix kernels
+    (:func:`~sklse._compat.has_small_matrix_gemm`) and there are at most 32
+    classes (the transposing copy of more cost more than those products saved),
+    class-major otherwise (timings: ``benchmarks/results/loss_constants.md``). A
+    fixed rule, not a timed probe: the two orientations round differently, and a
+    fit must not depend on timing noise.
     """
-    return not isinstance(X, np.ndarray) or X.dtype == np.float32 or X.shape[1] < 64
+    if not isinstance(X, np.ndarray) or X.dtype == np.float32 or X.shape[1] < 64:
+        return True
+    return n_classes <= 32 and has_small_matrix_gemm()
+
+
+_SMALL_PRODUCT = 10**6  # multiply-adds of OpenBLAS's small-matrix path, at most
+
+
+def _small_rows(X, k, least):
+    """Return slices of dense X's rows for products of at most 10**6 multiply-adds
+    with k columns, or ``[slice(None)]``: all rows in one product.
+
+    Where numpy's BLAS has small-matrix kernels
+    (:func:`~sklse._compat.has_small_matrix_gemm`), and a slice keeps ``least``
+    rows (below that the calls cost more than the kernels save: fewer than 128 rows
+    made ``R @ X`` slower in float64 at 2000 features); not for k = 1 (two classes'
+    matrix-vector products). The slices depend on the shapes only, so the bits do
+    not depend on the threads or the timing.
+    """
+    rows = _SMALL_PRODUCT // max(k * X.shape[1], 1)
+    if k == 1 or rows >= len(X) or rows < least or not has_small_matrix_gemm():
+        return [slice(None)]
+    return [slice(start, start + rows) for start in range(0, len(X), rows)]
 
 
 def make_block(X, y, sample_weight, n_classes, *, buffers=True):
@@ -168,7 +194,7 @@ def make_block(X, y, sample_weight, n_classes, *, buffers=True):
         y * n_rows + np.arange(n_rows),
         np.empty((n_classes, n_rows), dtype=X.dtype) if buffers else None,
         np.empty((n_classes, n_rows), dtype=X.dtype) if buffers else None,
-        _prefers_row_major(X),
+        _prefers_row_major(X, n_classes),
     )
 
 
@@ -275,7 +301,8 @@ def _linear(block, coef, intercept, out):
     # was 2-2.5x slower with the view on tall blocks (loss_constants.md).
     coef_t = np.ascontiguousarray(coef.T, dtype=out.dtype)
     if isinstance(block.X, np.ndarray):
-        np.matmul(block.X, coef_t, out=scratch)
+        for rows in _small_rows(block.X, coef_t.shape[1], 16):
+            np.matmul(block.X[rows], coef_t, out=scratch[rows])
     else:
         sparse_matmul_into(block.X, coef_t, scratch)
     # The transposing copy, O(rows * K) against O(rows * K * d) above, adds b.
@@ -292,7 +319,13 @@ def _times_X(block, R):
         block.into.add(block, R)
         return None
     if isinstance(block.X, np.ndarray):
-        return (R @ block.X).astype(np.float64, copy=False)
+        chunks = _small_rows(block.X, len(R), 128)
+        if len(chunks) == 1:
+            return (R @ block.X).astype(np.float64, copy=False)
+        total = np.zeros((len(R), block.X.shape[1]))  # float64: float32 parts add up
+        for rows in chunks:
+            total += R[:, rows] @ block.X[rows]
+        return total
     scratch = _row_major_scratch(R.shape[::-1], R.dtype)
     scratch[...] = R.T
     product = np.empty((block.X.shape[1], len(R)), dtype=R.dtype)

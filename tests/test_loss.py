@@ -243,6 +243,39 @@ full_grid = pytest.mark.parametrize(
 )
 
 
+@pytest.mark.parametrize("layout", ["C", "F"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_classes", [3, 4])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_small_products_match_reference(
+    rng, monkeypatch, layout, dtype, n_classes, fit_intercept
+):
+    # Where the BLAS has small-matrix kernels, a block's products run in slices of
+    # rows: here products of at most 2000 (K = 3, d = 5) or 4000 (K = 4, d = 10)
+    # multiply-adds, slices of 133 or 100 rows of blocks of 300 and 110 rows, the
+    # last slice short. Loss, gradient and Hessian product are the reference's.
+    small_rows = sklse._loss._small_rows
+    monkeypatch.setattr(sklse._loss, "has_small_matrix_gemm", lambda: True)
+    monkeypatch.setattr(sklse._loss, "_SMALL_PRODUCT", 2000 * (n_classes - 2))
+    monkeypatch.setattr(
+        sklse._loss, "_small_rows", lambda X, k, least: small_rows(X, k, 1)
+    )
+    n_features = 5 * (n_classes - 2)
+    X, y, weight = make_data(rng, layout, dtype, True, 410, n_features, n_classes)
+    loss = SoftmaxLoss(
+        X, y, n_classes, weight, fit_intercept=fit_intercept, block_rows=300
+    )
+    assert [len(block.target) for block in loss.blocks] == [300, 110]
+    assert all(block.row_major for block in loss.blocks)
+    ref = Reference(X, y, weight, n_classes, 1.0, fit_intercept)
+    params = random_params(rng, n_classes, n_features, fit_intercept)
+    direction = random_params(rng, n_classes, n_features, fit_intercept)
+    f, grad = loss.loss_gradient(params)
+    assert_close(f, ref.f(params), dtype)
+    assert_close(grad, ref.grad(params), dtype)
+    assert_close(loss.hessp(params, direction), ref.hessp(params, direction), dtype)
+
+
 # --------------------------------------------------------------------------------------
 # _pack / _unpack
 # --------------------------------------------------------------------------------------

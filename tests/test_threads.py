@@ -22,6 +22,7 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import sklse._compat
 from sklse import SoftmaxRegression
 from sklse._loss import SoftmaxLoss, useful_threads
 from sklse._threads import one_blas_thread
@@ -299,3 +300,30 @@ def test_an_interrupted_fit_leaves_blas_and_the_estimator_as_found(
     assert_array_equal(
         clf.fit(X, y).coef_, SoftmaxRegression(max_iter=50).fit(X, y).coef_
     )
+
+
+class _Pool:
+    def __init__(self, internal_api, architecture):
+        self.internal_api, self.architecture = internal_api, architecture
+
+
+@pytest.mark.parametrize(
+    "blas, cores, expected",
+    [
+        ("scipy-openblas", ["SkylakeX"], True),
+        ("openblas", ["SkylakeX", "SapphireRapids"], True),
+        ("scipy-openblas", ["Haswell"], False),  # no small-matrix kernels
+        ("scipy-openblas", ["SkylakeX", "Zen"], False),  # one pool without them
+        ("mkl", ["SkylakeX"], False),  # numpy not on OpenBLAS
+        ("scipy-openblas", [], False),  # none that threadpoolctl sees
+    ],
+)
+def test_small_matrix_gemm_from_the_blas_and_its_core(
+    monkeypatch, blas, cores, expected
+):
+    # The kernels' rule reads numpy's BLAS and the cores threadpoolctl reports.
+    config = {"Build Dependencies": {"blas": {"name": blas}}}
+    monkeypatch.setattr(sklse._compat.np, "show_config", lambda mode: config)
+    pools = [_Pool("openblas", core) for core in cores] + [_Pool("openmp", None)]
+    monkeypatch.setattr(sklse._compat, "blas_pools", lambda: pools)
+    assert sklse._compat.has_small_matrix_gemm.__wrapped__() is expected

@@ -149,19 +149,21 @@ class CSRRows(NamedTuple):
 def _prefers_row_major(X, n_classes):
     """Whether ``X @ coef.T`` is faster row-major (then transposed) than class-major.
 
-    scipy's sparse kernels only write row-major. For dense X, OpenBLAS's speed of the
-    two orientations depends on its kernels, dtype and shape: row-major for float32
-    and for fewer than 64 features; for float64 with more, row-major in the small
-    products of :func:`_small_rows` where the BLAS has small-matrix kernels
-    (:func:`~sklse._compat.has_small_matrix_gemm`) and there are at most 32
-    classes (the transposing copy of more cost more than those products saved),
-    class-major otherwise (timings: ``benchmarks/results/loss_constants.md``). A
+    scipy's sparse kernels only write row-major. For dense X the speed of the two
+    orientations depends on the BLAS's kernels, dtype and shape. Where numpy's
+    BLAS has small-matrix kernels (:func:`~sklse._compat.has_small_matrix_gemm`),
+    row-major in the slices of :func:`_small_rows` for at most 32 classes (100 in
+    float32): with more, the transposing copy cost more than the slices saved.
+    Else row-major for float32 and for fewer than 64 features, class-major for
+    float64 with more (timings: ``benchmarks/results/loss_constants.md``). A
     fixed rule, not a timed probe: the two orientations round differently, and a
     fit must not depend on timing noise.
     """
-    if not isinstance(X, np.ndarray) or X.dtype == np.float32 or X.shape[1] < 64:
+    if not isinstance(X, np.ndarray):
         return True
-    return n_classes <= 32 and has_small_matrix_gemm()
+    if has_small_matrix_gemm():
+        return n_classes <= (100 if X.dtype == np.float32 else 32)
+    return X.dtype == np.float32 or X.shape[1] < 64
 
 
 _SMALL_PRODUCT = 10**6  # multiply-adds of OpenBLAS's small-matrix path, at most

@@ -29,13 +29,13 @@ numpy_namespace = array_api_compat.numpy
 __all__ = [
     "array_namespace",
     "blas_pools",
-    "has_small_matrix_gemm",
     "changing_blas_limits",
     "check_same_namespace",
     "check_sample_weight",
     "effective_n_threads",
     "get_namespace",
     "get_namespace_and_device",
+    "has_small_matrix_gemm",
     "move_to",
     "neg_log_loss",
     "numpy_namespace",
@@ -85,7 +85,7 @@ def has_small_matrix_gemm():
 
     OpenBLAS's AVX-512 kernels (the cores of :data:`_SMALL_MATRIX_CORES`) take a
     product of at most ``10**6`` multiply-adds without packing its operands, which
-    is 1.2-2.7 times faster on the (rows, d) x (d, K) products of a row block
+    ran the (rows, d) x (d, K) products of a row block 1.1-5 times faster
     (``benchmarks/results/loss_constants.md``); other cores and other BLAS
     libraries have no such path. Read once per process from the BLAS that numpy
     was built with and the core that threadpoolctl reports for it.

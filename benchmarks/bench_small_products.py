@@ -1,6 +1,6 @@
 """A row block's two products, in one call or in slices of at most 10**6 multiply-adds.
 
-Run ``python benchmarks/bench_small_products.py`` (about a minute), and again with
+Run ``python benchmarks/bench_small_products.py`` (about 15 s), and again with
 ``OPENBLAS_CORETYPE=Haswell`` (or another core that this CPU can run) to time the
 kernels of another core on the same machine. OpenBLAS's AVX-512 kernels (SkylakeX,
 Cooperlake, SapphireRapids) take products of at most 10**6 multiply-adds by a path
@@ -28,8 +28,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_fit import machine, result_path  # noqa: E402
 
+from sklse._loss import _SMALL_PRODUCT  # noqa: E402  (the size sklse slices to)
+
 ROWS = 2048
-SMALL = 10**6
 SHAPES = [  # (d, K)
     (20, 5),
     (64, 10),
@@ -53,7 +54,7 @@ def products(X, W, R, intercept, rows):
 
     def class_major():
         np.matmul(W, X.T, out=Z)
-        Z.__iadd__(intercept)
+        np.add(Z, intercept, out=Z)
 
     def row_major_sliced():
         for part in slices:
@@ -103,7 +104,7 @@ def main():
                 W = rng.standard_normal((K, d)).astype(dtype)
                 R = rng.standard_normal((K, ROWS)).astype(dtype)
                 intercept = rng.standard_normal((K, 1)).astype(dtype)
-                rows = max(1, SMALL // (K * d))
+                rows = max(1, _SMALL_PRODUCT // (K * d))
                 runs = products(X, W, R, intercept, rows)
                 samples = {label: [] for label in runs}
                 for _ in range(100):

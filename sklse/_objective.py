@@ -137,8 +137,8 @@ class ScaledObjective:
         grad /= self.sw_sum
         if self.alpha == 0:  # no L2 term (and no 0 * inf for huge coef)
             return loss / self.sw_sum, grad
-        coef = params[: self.n_dof - self.n_classes * self.fit_intercept]  # W first
-        grad[: coef.size] += self.alpha * coef
+        coef = _unpack(params, self.n_classes, self.fit_intercept)[0].reshape(-1)
+        grad[: coef.size] += self.alpha * coef  # coef's entries come first
         penalty = 0.5 * self.alpha * float(np.dot(coef, coef))
         return loss / self.sw_sum + penalty, grad
 

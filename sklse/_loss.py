@@ -38,7 +38,7 @@ def _row_work(X, n_classes):
 
 _CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
 _DEFAULT_L2 = 2 * 1024 * 1024  # where the OS does not say
-_BLOCK_CACHES = 2  # a dense block fills 2 L2 caches (default_block_rows)
+_BLOCK_CACHES = 4  # a dense block fills 4 L2 caches (default_block_rows)
 
 
 def _cpu_count(cpu_list):
@@ -84,18 +84,19 @@ def l2_cache_bytes():
 def default_block_rows(X, n_classes, min_blocks=1):
     """Return the rows per block for X: cache-sized, yet worth a Python round trip.
 
-    Dense X: one block's rows of X and its two (n_classes, rows) buffers fill two of
-    one core's L2 caches (:func:`l2_cache_bytes`), at least 128 rows. The buffers'
-    ~10 passes then run from L2 and the second product reads X from the nearest
-    level that holds it; blocks of one L2 paid their ~30 numpy calls too often
-    (2 to 4 L2 caches were within 3% of the best of 18 shapes, one L2 up to 17%
-    off). Sparse X: 1 MiB of logits, and at least 16 stored entries per
-    feature, as each block's two products scatter over all of the (n_features,
-    n_classes) coefficients and gradient sum, which a block must bring back into
-    cache. At most ``n_samples /
-    min_blocks`` rows, for threads, unless such blocks would be too small for
-    threads to pay (:func:`useful_threads`). Neither rule depends on the number of
-    threads. The timings behind them: ``benchmarks/results/loss_constants.md``.
+    Dense X: one block's rows of X and its two (n_classes, rows) buffers fill four
+    of one core's L2 caches (:func:`l2_cache_bytes`), at least 128 rows: the
+    buffers' passes run from cache and the second product reads X from the
+    nearest level that holds it, while a block's ~30 numpy calls, which hold the
+    GIL, stay small next to its products, so that block threads pay (of 1, 2, 4
+    and 8 L2 caches, the best over 18 shapes both at one thread and on two).
+    Sparse X: 1 MiB of logits, and at least 16 stored entries per feature, as
+    each block's two products scatter over all of the (n_features, n_classes)
+    coefficients and gradient sum, which a block must bring back into cache. At
+    most ``n_samples / min_blocks`` rows, for threads, unless such blocks would be
+    too small for threads to pay (:func:`useful_threads`). Neither rule depends on
+    the number of threads. The timings behind them:
+    ``benchmarks/results/loss_constants.md``.
     """
     n_samples, n_features = X.shape
     itemsize = X.dtype.itemsize

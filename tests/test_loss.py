@@ -1545,27 +1545,28 @@ def test_l2_cache_is_read_from_sysfs_per_core(tmp_path):
 
 
 @pytest.mark.parametrize("l2", [2**21, 2**19])
-def test_dense_blocks_fill_two_l2_caches_whatever_the_threads(monkeypatch, l2):
+def test_dense_blocks_fill_four_l2_caches_whatever_the_threads(monkeypatch, l2):
     monkeypatch.setattr(sklse._loss, "l2_cache_bytes", lambda: l2)
-    assert default_block_rows(np.empty((200000, 20)), 5, 8) == 2 * l2 // (8 * 30)
-    assert default_block_rows(np.empty((400000, 20), np.float32), 5, 8) == l2 // 60
-    assert default_block_rows(np.empty((50000, 500)), 10, 8) == 2 * l2 // (8 * 520)
-    assert default_block_rows(np.empty((5000, 5000)), 10, 8) == 128  # the floor
+    assert default_block_rows(np.empty((400000, 20)), 5, 8) == 4 * l2 // (8 * 30)
+    assert default_block_rows(np.empty((800000, 20), np.float32), 5, 8) == l2 // 30
+    assert default_block_rows(np.empty((50000, 500)), 10, 8) == 4 * l2 // (8 * 520)
+    assert default_block_rows(np.empty((2000, 20000)), 10, 8) == 128  # the floor
     X, y, _ = make_data(np.random.default_rng(0), "C", np.float64, False, 50000)
     serial, parallel = (SoftmaxLoss(X, y, 3, n_threads=n) for n in (1, 2))
     # 5 features and 2 * 3 buffer entries of 8 bytes per row
-    assert len(serial.blocks) == len(parallel.blocks) == -(-50000 // (2 * l2 // 88))
+    assert len(serial.blocks) == len(parallel.blocks) == -(-50000 // (4 * l2 // 88))
 
 
 def test_dense_blocks_fit_the_cache_and_sparse_blocks_are_large(monkeypatch):
     monkeypatch.setattr(sklse._loss, "l2_cache_bytes", lambda: 2**20)
-    # Dense: X's rows and two (K, rows) buffers in two L2 caches (2 MiB), >= 128 rows.
-    assert default_block_rows(np.empty((200000, 20)), 5, 8) == 2**21 // (8 * 30)
-    assert default_block_rows(np.empty((200000, 20), np.float32), 5, 8) == 2**21 // 120
-    assert default_block_rows(np.empty((50000, 500)), 10, 8) == 2**21 // (8 * 520)
+    # Dense: X's rows and two (K, rows) buffers in four L2 caches (4 MiB), >= 128
+    # rows, at most n / 8 (for threads).
+    assert default_block_rows(np.empty((200000, 20)), 5, 8) == 2**22 // (8 * 30)
+    assert default_block_rows(np.empty((200000, 20), np.float32), 5, 8) == 200000 // 8
+    assert default_block_rows(np.empty((50000, 500)), 10, 8) == 2**22 // (8 * 520)
     # The cap for threads (n / 8) only where such blocks are worth a thread.
     assert default_block_rows(np.empty((20000, 100), np.float32), 10, 8) == 2500
-    assert default_block_rows(np.empty((20000, 20)), 5, 8) == 2**21 // (8 * 30)
+    assert default_block_rows(np.empty((20000, 20)), 5, 8) == 2**22 // (8 * 30)
     # Sparse: 1 MiB of logits, >= 1024 rows, n / 8 where such blocks pay threads.
     X = sp.random_array((200000, 1000), density=0.02, format="csr", rng=0)
     assert default_block_rows(X, 20, 8) == 2**20 // (8 * 20)

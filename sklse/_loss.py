@@ -89,7 +89,8 @@ def default_block_rows(X, n_classes, min_blocks=1):
     buffers' passes run from cache and the second product reads X from the
     nearest level that holds it, while a block's ~30 numpy calls, which hold the
     GIL, stay small next to its products, so that block threads pay (of 1, 2, 4
-    and 8 L2 caches, the best over 18 shapes both at one thread and on two).
+    and 8 L2 caches: nearest the best block of 18 shapes at one thread, as near as
+    any on two threads).
     Sparse X: 1 MiB of logits, and at least 16 stored entries per feature, as
     each block's two products scatter over all of the (n_features, n_classes)
     coefficients and gradient sum, which a block must bring back into cache. At

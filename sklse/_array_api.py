@@ -167,9 +167,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
 
         In chunks of rows whose float64 values fill the L2 cache in host memory
         (:func:`~sklse._loss.l2_cache_bytes`): a block's float64 copies are large
-        enough for the allocator to map fresh pages for each, 10-30x the arithmetic
-        (medium float32 on torch CPU: 0.63 s, more than its 12 evaluations, against
-        22 ms; ``benchmarks/results/loss_constants.md``); of 32 MiB on an
+        enough for the allocator to map fresh pages for each, which cost 10-30x the
+        arithmetic (``benchmarks/results/loss_constants.md``); of 32 MiB on an
         accelerator, where X is one block: a bounded temporary, not a float64 copy
         of X, in few kernel launches.
         """

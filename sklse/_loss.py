@@ -157,7 +157,7 @@ def _prefers_row_major(X, n_classes):
     scipy's sparse kernels only write row-major. For dense X the speed of the two
     orientations depends on the BLAS's kernels, dtype and shape. Where numpy's
     BLAS has small-matrix kernels (:func:`~sklse._compat.has_small_matrix_gemm`),
-    row-major in the slices of :func:`_small_rows` for at most 32 classes (100 in
+    row-major in the slices of :func:`_slice_rows` for at most 32 classes (100 in
     float32): with more, the transposing copy cost more than the slices saved.
     Else row-major for float32 and for fewer than 64 features, class-major for
     float64 with more (timings: ``benchmarks/results/loss_constants.md``). A
@@ -174,9 +174,9 @@ def _prefers_row_major(X, n_classes):
 _SMALL_PRODUCT = 10**6  # multiply-adds of OpenBLAS's small-matrix path, at most
 
 
-def _small_rows(X, k, least):
-    """Return slices of dense X's rows for products of at most 10**6 multiply-adds
-    with k columns, or ``[slice(None)]``: all rows in one product.
+def _slice_rows(X, k, least):
+    """Return the rows per slice of dense X for products of at most 10**6
+    multiply-adds with k columns, or None: all rows in one product.
 
     Where numpy's BLAS has small-matrix kernels
     (:func:`~sklse._compat.has_small_matrix_gemm`), and a slice keeps ``least``
@@ -187,8 +187,34 @@ def _small_rows(X, k, least):
     """
     rows = _SMALL_PRODUCT // max(k * X.shape[1], 1)
     if k == 1 or rows >= len(X) or rows < least or not has_small_matrix_gemm():
-        return [slice(None)]
-    return [slice(start, start + rows) for start in range(0, len(X), rows)]
+        return None
+    return rows
+
+
+def _stack(A, rows):
+    """Return the whole slices of ``rows`` rows of 2-D ``A`` as one (slices, rows,
+    columns) view, and the number of rows they cover.
+
+    Splitting the first axis needs no copy whatever A's strides (X's rows in C or F
+    order, a buffer's transpose), so numpy runs the slices' products in one call,
+    with the bits of a loop over them: one release of the GIL, not one per slice,
+    which block threads need (``benchmarks/results/loss_constants.md``).
+    """
+    n_slices = len(A) // rows
+    done = n_slices * rows
+    return A[:done].reshape(n_slices, rows, A.shape[1]), done
+
+
+def _rows_times(X, B, out):
+    """Write ``X @ B`` (rows, k) into ``out``, in the slices of :func:`_slice_rows`."""
+    rows = _slice_rows(X, B.shape[1], 16)  # 20-row slices still beat one call
+    if rows is None:
+        np.matmul(X, B, out=out)
+        return
+    stacked, done = _stack(X, rows)
+    np.matmul(stacked, B, out=_stack(out, rows)[0])
+    if done < len(X):  # the short last slice
+        np.matmul(X[done:], B, out=out[done:])
 
 
 def make_block(X, y, sample_weight, n_classes, *, buffers=True):
@@ -308,10 +334,7 @@ def _linear(block, coef, intercept, out):
     # was 2-2.5x slower with the view on tall blocks (loss_constants.md).
     coef_t = np.ascontiguousarray(coef.T, dtype=out.dtype)
     if isinstance(block.X, np.ndarray):
-        # slices of 16 rows or more: 20-row ones still beat one call (float32, d = 500,
-        # K = 100 in loss_constants.md, "Products in small slices")
-        for rows in _small_rows(block.X, coef_t.shape[1], 16):
-            np.matmul(block.X[rows], coef_t, out=scratch[rows])
+        _rows_times(block.X, coef_t, scratch)
     else:
         sparse_matmul_into(block.X, coef_t, scratch)
     # The transposing copy, O(rows * K) against O(rows * K * d) above, adds b.
@@ -328,12 +351,16 @@ def _times_X(block, R):
         block.into.add(block, R)
         return None
     if isinstance(block.X, np.ndarray):
-        chunks = _small_rows(block.X, len(R), 128)
-        if len(chunks) == 1:
-            return (R @ block.X).astype(np.float64, copy=False)
-        total = np.zeros((len(R), block.X.shape[1]))  # float64: float32 parts add up
-        for rows in chunks:
-            total += R[:, rows] @ block.X[rows]
+        X, rows = block.X, _slice_rows(block.X, len(R), 128)
+        if rows is None:
+            return (R @ X).astype(np.float64, copy=False)
+        stacked, done = _stack(X, rows)
+        # The slices' (n_classes, n_features) products in one call, summed in
+        # float64 (float32 parts add up) in slice order.
+        parts = np.matmul(_stack(R.T, rows)[0].transpose(0, 2, 1), stacked)
+        total = parts.sum(axis=0, dtype=np.float64)
+        if done < len(X):
+            total += R[:, done:] @ X[done:]
         return total
     scratch = _row_major_scratch(R.shape[::-1], R.dtype)
     scratch[...] = R.T

@@ -25,6 +25,7 @@ from sklse._array_api import ArrayAPISoftmaxLoss
 from sklse._loss import (
     CSRRows,
     SoftmaxLoss,
+    _stack,
     _stored_entries,
     block_hessp,
     block_loss_gradient,
@@ -254,11 +255,11 @@ def test_small_products_match_reference(
     # rows: here products of at most 2000 (K = 3, d = 5) or 4000 (K = 4, d = 10)
     # multiply-adds, slices of 133 or 100 rows of blocks of 300 and 110 rows, the
     # last slice short. Loss, gradient and Hessian product are the reference's.
-    small_rows = sklse._loss._small_rows
+    slice_rows = sklse._loss._slice_rows
     monkeypatch.setattr(sklse._loss, "has_small_matrix_gemm", lambda: True)
     monkeypatch.setattr(sklse._loss, "_SMALL_PRODUCT", 2000 * (n_classes - 2))
     monkeypatch.setattr(
-        sklse._loss, "_small_rows", lambda X, k, least: small_rows(X, k, 1)
+        sklse._loss, "_slice_rows", lambda X, k, least: slice_rows(X, k, 1)
     )
     n_features = 5 * (n_classes - 2)
     X, y, weight = make_data(rng, layout, dtype, True, 410, n_features, n_classes)
@@ -274,6 +275,27 @@ def test_small_products_match_reference(
     assert_close(f, ref.f(params), dtype)
     assert_close(grad, ref.grad(params), dtype)
     assert_close(loss.hessp(params, direction), ref.hessp(params, direction), dtype)
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda A: A,
+        np.asfortranarray,
+        lambda A: A[::2],
+        lambda A: A[:, ::-2],
+        lambda A: np.ascontiguousarray(A.T).T,
+    ],
+)
+def test_slices_are_stacked_without_a_copy(view):
+    # The slices of a product in one call are views of X's rows (or of a buffer's
+    # transpose), whatever the strides: never a copy of X.
+    X = view(np.arange(1200.0).reshape(200, 6))
+    stacked, done = _stack(X, 30)
+    assert stacked.shape == (len(X) // 30, 30, X.shape[1])
+    assert done == 30 * (len(X) // 30)
+    assert np.shares_memory(stacked, X)
+    assert_array_equal(stacked.reshape(done, -1), X[:done])
 
 
 # --------------------------------------------------------------------------------------

@@ -15,6 +15,11 @@ of 100 interleaved repeats:
 - backward: ``R @ X`` in one call against the float64 sum over slices of ``R[:, s] @
   X[s]`` (``sklse._loss._times_X``).
 
+The slices run here in a Python loop, whatever the core, so that the kernels of any
+core can be timed; sklse runs the same GEMMs, with the same bits, as one numpy call
+over a stacked view of the slices (``sklse._loss._stack``), which saves the loop's
+per-slice calls.
+
 Writes ``benchmarks/results/bench_small_products-<core>-<machine>.md``.
 """
 

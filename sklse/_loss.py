@@ -181,7 +181,8 @@ def _slice_rows(X, k, least):
     Where numpy's BLAS has small-matrix kernels
     (:func:`~sklse._compat.has_small_matrix_gemm`), and a slice keeps ``least``
     rows (below that the calls cost more than the kernels save: fewer than 128 rows
-    made ``R @ X`` slower in float64 at 2000 features); not for k = 1 (two classes'
+    made ``R @ X`` slower in float64 at 2000 features; timed with a Python loop over
+    the slices, before :func:`_stack`); not for k = 1 (two classes'
     matrix-vector products). The slices depend on the shapes only, so the bits do
     not depend on the threads or the timing.
     """
@@ -356,7 +357,8 @@ def _times_X(block, R):
             return (R @ X).astype(np.float64, copy=False)
         stacked, done = _stack(X, rows)
         # The slices' (n_classes, n_features) products in one call, summed in
-        # float64 (float32 parts add up) in slice order.
+        # float64 (float32 parts add up) in slice order. The parts take at most
+        # n_classes / 128 of the block's X bytes (slices of >= 128 rows).
         parts = np.matmul(_stack(R.T, rows)[0].transpose(0, 2, 1), stacked)
         total = parts.sum(axis=0, dtype=np.float64)
         if done < len(X):

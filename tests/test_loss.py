@@ -283,19 +283,56 @@ def test_small_products_match_reference(
         lambda A: A,
         np.asfortranarray,
         lambda A: A[::2],
+        lambda A: A[::-1],
         lambda A: A[:, ::-2],
-        lambda A: np.ascontiguousarray(A.T).T,
     ],
 )
 def test_slices_are_stacked_without_a_copy(view):
     # The slices of a product in one call are views of X's rows (or of a buffer's
-    # transpose), whatever the strides: never a copy of X.
+    # transpose), whatever the strides: never a copy of X; the output's stack is a
+    # view of the buffer, which the product then fills.
     X = view(np.arange(1200.0).reshape(200, 6))
     stacked, done = _stack(X, 30)
     assert stacked.shape == (len(X) // 30, 30, X.shape[1])
     assert done == 30 * (len(X) // 30)
     assert np.shares_memory(stacked, X)
     assert_array_equal(stacked.reshape(done, -1), X[:done])
+    out = np.zeros((len(X), 4))
+    assert np.shares_memory(_stack(out, 30)[0], out)
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_samples", [400, 409])  # 10 whole slices, and a short one
+def test_stacked_slices_have_the_bits_of_a_loop(
+    rng, monkeypatch, layout, dtype, n_samples
+):
+    # One call over the stacked slices runs the GEMMs of a loop over them and sums
+    # R @ X's parts in float64 in slice order: the loop's bits, with enough slices
+    # (10) that a pairwise or reordered sum, or one in float32, would differ.
+    monkeypatch.setattr(sklse._loss, "has_small_matrix_gemm", lambda: True)
+    monkeypatch.setattr(sklse._loss, "_SMALL_PRODUCT", 40 * 3 * 7)
+    slice_rows = sklse._loss._slice_rows
+    monkeypatch.setattr(
+        sklse._loss, "_slice_rows", lambda X, k, least: slice_rows(X, k, 1)
+    )
+    X = as_layout((rng.standard_normal((n_samples, 7)) * 1e3).astype(dtype), layout)
+    coef_t = rng.standard_normal((7, 3)).astype(dtype)
+    R = rng.standard_normal((3, n_samples)).astype(dtype) * np.logspace(-4, 4, 3)[
+        :, None
+    ].astype(dtype)
+    slices = [slice(start, start + 40) for start in range(0, n_samples, 40)]
+    out, expected = np.empty((n_samples, 3), dtype), np.empty((n_samples, 3), dtype)
+    sklse._loss._rows_times(X, coef_t, out)
+    for rows in slices:
+        np.matmul(X[rows], coef_t, out=expected[rows])
+    assert_array_equal(out, expected)
+    total = np.zeros((3, 7))
+    for rows in slices:
+        total += R[:, rows] @ X[rows]
+    got = sklse._loss._times_X(make_block(X, np.zeros(n_samples, np.intp), None, 3), R)
+    assert got.dtype == np.float64
+    assert_array_equal(got.view(np.int64), total.view(np.int64))
 
 
 # --------------------------------------------------------------------------------------

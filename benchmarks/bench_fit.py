@@ -55,6 +55,8 @@ import json
 import os
 import platform
 import re
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -75,6 +77,7 @@ from threadpoolctl import threadpool_limits
 
 from sklse import SoftmaxRegression
 from sklse._loss import SoftmaxLoss
+from sklse._machine import cpu_caches
 
 EPSILONS = (1e-4, 1e-6, 1e-9)
 MAX_ITERS = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512)
@@ -508,8 +511,17 @@ def plot(all_traces, path):
 
 
 def cpu_model():
-    """Return the CPU's model name (Linux /proc/cpuinfo), else platform's guess."""
+    """Return the CPU's model name as the OS gives it, else platform's guess."""
     try:
+        if sys.platform == "darwin":
+            name = ["sysctl", "-n", "machdep.cpu.brand_string"]
+            return subprocess.run(name, capture_output=True, text=True).stdout.strip()
+        if sys.platform == "win32":
+            import winreg
+
+            key = r"HARDWARE\DESCRIPTION\System\CentralProcessor\0"
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key) as opened:
+                return winreg.QueryValueEx(opened, "ProcessorNameString")[0].strip()
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
@@ -519,17 +531,15 @@ def cpu_model():
 
 
 def cache_sizes():
-    """Return the caches of CPU 0 as the OS reports them, e.g. 'L1d 32K, L2 1024K'."""
+    """Return the caches that sklse's blocks are sized from (``sklse._machine``), as
+    'L1d 32K, L1i 32K, L2 1024K (shared by 2)'."""
     caches = []
-    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
-        try:
-            level, kind, size = (
-                (index / name).read_text().strip() for name in ("level", "type", "size")
-            )
-        except OSError:
-            continue
-        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
-        caches.append(f"L{level}{suffix} {size}")
+    for cache in cpu_caches():
+        suffix = {"Data": "d", "Instruction": "i"}.get(cache.kind, "")
+        size = f"{cache.size // 1024}K" if cache.size % 1024 == 0 else f"{cache.size}"
+        private = cache.level > 2 or cache.shared == 1  # an L3 is always shared
+        shared = "" if private else f" (shared by {cache.shared})"
+        caches.append(f"L{cache.level}{suffix} {size}{shared}")
     return ", ".join(caches) or "caches unknown"
 
 

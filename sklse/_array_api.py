@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sklse._compat import array_namespace, to_numpy
-from sklse._loss import l2_cache_bytes
+from sklse._machine import l2_cache_bytes
 from sklse._numerics import _xp_row_shift
 from sklse._objective import ScaledObjective, _pack, _unpack
 
@@ -60,7 +60,7 @@ def default_block_rows(X, n_classes):
 
     In host memory (DLPack device type kDLCPU: numpy-backed namespaces, torch on
     CPU) a block's rows of X and its two (n_classes, rows) temporaries fill four L2
-    caches (:func:`~sklse._loss.l2_cache_bytes`): the passes over the temporaries
+    caches (:func:`~sklse._machine.l2_cache_bytes`): the passes over the temporaries
     and the second product's reads of X stay in cache, which 32 MiB blocks left; at
     least 128 rows, below which a block's ~30 array calls cost more than its
     arithmetic. Scaled by the L2 cache so that a machine's larger caches take larger
@@ -166,7 +166,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         the device, one copy back (:meth:`feature_moments`).
 
         In chunks of rows whose float64 values fill the L2 cache in host memory
-        (:func:`~sklse._loss.l2_cache_bytes`): a block's float64 copies are large
+        (:func:`~sklse._machine.l2_cache_bytes`): a block's float64 copies are large
         enough for the allocator to map fresh pages for each, which cost 10-30x the
         arithmetic (``benchmarks/results/loss_constants.md``); of 32 MiB on an
         accelerator, where X is one block: a bounded temporary, not a float64 copy

@@ -13,8 +13,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache, partial
-from pathlib import Path
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -22,6 +21,7 @@ import scipy.sparse as sp
 from scipy.linalg import blas
 
 from sklse._compat import has_small_matrix_gemm, sparse_matmul_into
+from sklse._machine import l2_cache_bytes
 from sklse._numerics import _shift
 from sklse._objective import ScaledObjective, _unpack
 
@@ -36,58 +36,16 @@ def _row_work(X, n_classes):
     return n_classes * (X.nnz / max(n_samples, 1) if sp.issparse(X) else n_features)
 
 
-_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
-_DEFAULT_L2 = 2 * 1024 * 1024  # where the OS does not say
 _BLOCK_CACHES = 4  # a dense block fills 4 L2 caches (default_block_rows)
-
-
-def _cpu_count(cpu_list):
-    """Return the number of CPUs in a Linux CPU list such as ``"0-3,8"``."""
-    count = 0
-    for part in cpu_list.split(","):
-        first, _, last = part.partition("-")
-        count += int(last or first) - int(first) + 1
-    return count
-
-
-def read_l2_bytes(cache=_CACHE):
-    """Return one core's share of its L2 cache from Linux sysfs, or None: unknown.
-
-    ``cache`` holds ``index*/{level,type,size,shared_cpu_list}`` (sizes as
-    ``2048K``); an L2 shared by several CPUs is divided among them.
-    """
-    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
-    for index in sorted(cache.glob("index*")):
-        try:
-            level, kind, size, shared = (
-                (index / name).read_text().strip()
-                for name in ("level", "type", "size", "shared_cpu_list")
-            )
-            if level != "2" or kind == "Instruction":
-                continue
-            value = int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
-            return value // max(_cpu_count(shared), 1)
-        except (OSError, ValueError):
-            return None
-    return None
-
-
-@cache
-def l2_cache_bytes():
-    """Return the L2 cache of one core in bytes, read once per process.
-
-    From the OS where it says (Linux sysfs), 2 MiB where it does not.
-    """
-    return read_l2_bytes() or _DEFAULT_L2
 
 
 def default_block_rows(X, n_classes, min_blocks=1):
     """Return the rows per block for X: cache-sized, yet worth a Python round trip.
 
     Dense X: one block's rows of X and its two (n_classes, rows) buffers fill four
-    of one core's L2 caches (:func:`l2_cache_bytes`), at least 128 rows: the
-    buffers' passes run from cache and the second product reads X from the
-    nearest level that holds it, while a block's ~30 numpy calls, which hold the
+    of one core's L2 caches (:func:`~sklse._machine.l2_cache_bytes`), at least 128
+    rows: the buffers' passes run from cache and the second product reads X from
+    the nearest level that holds it, while a block's ~30 numpy calls, which hold the
     GIL, stay small next to its products, so that block threads pay (of 1, 2, 4
     and 8 L2 caches: nearest the best block of 18 shapes at one thread, as near as
     any on two threads).

@@ -31,7 +31,6 @@ from sklse._loss import (
     block_loss_gradient,
     default_block_rows,
     make_block,
-    read_l2_bytes,
     useful_threads,
 )
 from sklse._objective import _pack, _unpack
@@ -1575,32 +1574,6 @@ def test_no_threads_for_csc_which_is_one_block():
     X = sp.random_array((50000, 1000), density=0.02, format="csr", rng=0)
     assert useful_threads(X, 20, 2) == 2  # 8 blocks of 20 * 20 per row
     assert useful_threads(X.tocsc(), 20, 2) == 1
-
-
-CACHE_FILES = ("level", "type", "size", "shared_cpu_list")
-
-
-def write_cache(root, *caches):
-    """Write a Linux sysfs cache directory of (level, type, size, shared CPUs)."""
-    for number, fields in enumerate(caches):
-        index = root / f"index{number}"
-        index.mkdir(parents=True)
-        for name, value in zip(CACHE_FILES, fields, strict=True):
-            (index / name).write_text(value + "\n")
-    return root
-
-
-def test_l2_cache_is_read_from_sysfs_per_core(tmp_path):
-    l1 = ("1", "Data", "48K", "0")
-    private = write_cache(tmp_path / "a", l1, ("2", "Unified", "2048K", "0"))
-    assert read_l2_bytes(private) == 2 * 2**20
-    # an L2 shared by CPUs 0-1 and 4: a third each
-    shared = write_cache(tmp_path / "b", l1, ("2", "Unified", "3M", "0-1,4"))
-    assert read_l2_bytes(shared) == 2**20
-    assert read_l2_bytes(write_cache(tmp_path / "c", l1)) is None
-    assert read_l2_bytes(tmp_path / "absent") is None
-    broken = write_cache(tmp_path / "d", ("2", "Unified", "big", "0"))
-    assert read_l2_bytes(broken) is None
 
 
 @pytest.mark.parametrize("l2", [2**21, 2**19])

@@ -74,8 +74,10 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         Whether to fit an (unpenalised) intercept per class.
     class_weight : dict or "balanced", default=None
         As in SoftmaxRegression; on each fold, "balanced" uses that fold's counts.
-    solver : {"auto", "lbfgs", "newton-cg", "trust-ncg"}, default="auto"
-        SoftmaxRegression's solver for every fit.
+    solver : {"auto", "lbfgs", "newton-cg", "trust-ncg", "newton-cholesky"}, \
+            default="auto"
+        SoftmaxRegression's solver for every fit; "auto" and "lbfgs" for
+        ``l1_ratios`` above 0.
     tol : float, default=1e-4
         SoftmaxRegression's stopping rule for every fit.
     max_iter : int, default=100
@@ -308,10 +310,17 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             )
             for _ in folds
         ]
-        return Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fold_path)(path, train, test, fold_context)
-            for (train, test), fold_context in zip(folds, fold_contexts, strict=True)
-        )
+        # sklearn's delayed rebuilds the warnings filters in each job inside
+        # catch_warnings, whose saves and restores of the process's filters
+        # interleave on threads: the last job out could leave its rebuilt copy. The
+        # caller's come back here.
+        with warnings.catch_warnings():
+            return Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(_fold_path)(path, train, test, fold_context)
+                for (train, test), fold_context in zip(
+                    folds, fold_contexts, strict=True
+                )
+            )
 
     def _check_l1_ratios(self):
         """Return ``l1_ratios`` as an array, checked against the solver."""
@@ -321,7 +330,7 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             "a non-empty 1-D array of numbers in [0, 1]",
             lambda array: (array >= 0) & (array <= 1),
         )
-        if self.solver in ("newton-cg", "trust-ncg") and np.any(l1_ratios > 0):
+        if self.solver not in ("auto", "lbfgs") and np.any(l1_ratios > 0):
             raise ValueError(
                 f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "
                 f"use solver='lbfgs' or 'auto'. Got l1_ratios={self.l1_ratios!r}."

@@ -36,11 +36,15 @@ def _is_fitted_attribute(name):
 
 
 def _whole_fit(fit):
-    """Decorate ``fit``: one BLAS thread throughout; if it raises, attributes as before.
+    """Decorate ``fit``: one BLAS thread throughout, underflow as numpy's default has
+    it; if it raises, attributes as before.
 
     Every evaluation of the fit runs under :func:`sklse._threads.one_blas_thread`, so
     that its results do not depend on the BLAS thread count that the rest of the
-    process happens to set. ``validate_data`` sets ``n_features_in_`` before the
+    process happens to set. Underflow to 0 is part of the numerics (the exp of a
+    logit far below its row's max, the square of a tiny feature), so the fit ignores
+    it even under the caller's ``np.errstate(under="raise")``; the caller's other
+    settings stand. ``validate_data`` sets ``n_features_in_`` before the
     solver runs, and a KeyboardInterrupt can end a fit anywhere: a fit that raises
     leaves the fitted attributes (names ending in ``_``) as it found them, so the
     estimator is unfitted or as fitted before, never half-set.
@@ -52,7 +56,7 @@ def _whole_fit(fit):
             name: v for name, v in vars(self).items() if _is_fitted_attribute(name)
         }
         try:
-            with one_blas_thread():
+            with one_blas_thread(), np.errstate(under="ignore"):
                 return fit(self, *args, **kwargs)
         except BaseException:
             attributes = vars(self)
@@ -453,8 +457,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         X = _validate_data(self, X, reset=False, xp=xp)
         if array_namespace(X) is not None:
             return X @ self.coef_.T + self.intercept_
-        logits = np.asarray(X @ self.coef_.T)
-        logits += self.intercept_
+        with np.errstate(under="ignore"):  # as in fit (_whole_fit)
+            logits = np.asarray(X @ self.coef_.T)
+            logits += self.intercept_
         return logits
 
     def decision_function(self, X):

@@ -38,6 +38,8 @@ from sklse._compat import numpy_namespace
 
 __all__ = ["ScaledObjective"]
 
+# Below it 1 / scale overflows; a Python float, so that np.errstate(under=...) is moot.
+_MIN_SCALE = 1 / float(np.finfo(np.float64).max)
 _CANCELLED = 2.0**10  # E[x^2] / variance beyond which the variance is recomputed
 
 
@@ -86,7 +88,7 @@ class ScaledObjective:
                 f"C * sum(sample_weight) = {C!r} * {sw_sum!r} overflows float64; "
                 "rescale the sample weights or C."
             )
-        if not np.isinf(C) and self.scale < 1 / np.finfo(np.float64).max:
+        if not np.isinf(C) and self.scale < _MIN_SCALE:
             raise ValueError(
                 f"C * sum(sample_weight) = {C!r} * {sw_sum!r} underflows float64 (its "
                 "inverse, the penalty's, overflows); rescale the sample weights or C."

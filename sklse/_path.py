@@ -152,6 +152,12 @@ def _fold_scorer(path, test):
     if path.scorer is None:
         onehot = np.eye(len(path.estimator.classes_))[y_test]
         weight = params.get("sample_weight")
+        if weight is not None and not np.any(weight):  # sklearn scorers check it
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number: every "
+                f"row of a test fold ({len(test)} rows) has sample_weight 0, and "
+                "neg_log_loss is their weighted mean."
+            )
 
         def score(model):
             logits = np.asarray(X_test @ model.coef_.T)

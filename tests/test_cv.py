@@ -320,6 +320,8 @@ def test_one_class_in_a_training_fold_raises(rng):
         ({"l1_ratios": []}, "l1_ratios must be a non-empty 1-D array of numbers"),
         ({"l1_ratios": [0.5, 1.5]}, r"in \[0, 1\]; got \[0.5, 1.5\]"),
         ({"l1_ratios": [0.5], "solver": "newton-cg"}, "does not support l1_ratio"),
+        # before any fit, not after the first fold's l1_ratio = 0 path
+        ({"l1_ratios": [0, 0.5], "solver": "newton-cholesky"}, "does not support l1"),
         ({"select": "max"}, "'select' parameter of SoftmaxRegressionCV must be"),
         ({"select": "1se", "cv": [(np.arange(30), np.arange(30, 60))]}, "2 folds"),
     ],
@@ -328,6 +330,16 @@ def test_bad_parameters_raise(rng, params, match):
     X, y = make_data(rng, n_samples=60)
     with pytest.raises(ValueError, match=match):
         SoftmaxRegressionCV(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "accuracy"])
+def test_a_test_fold_of_zero_weights_raises_before_any_fit(rng, scoring):
+    X, y = make_data(rng, n_samples=60)
+    s = np.r_[np.zeros(20), np.ones(40)]
+    cv = [(np.arange(20, 60), np.arange(20)), (np.arange(40), np.arange(40, 60))]
+    # LogisticRegressionCV's message (its scorer's check) for either scoring
+    with pytest.raises(ValueError, match="at least one non-zero number"):
+        SoftmaxRegressionCV(Cs=3, cv=cv, scoring=scoring).fit(X, y, sample_weight=s)
 
 
 def test_sparse_and_float32_give_the_same_path(rng):
@@ -411,6 +423,19 @@ class Recorder(FitCallback):
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
         self._record("end", context, fitted_estimator)
+
+
+def test_jobs_on_threads_leave_the_warnings_filters_as_found(rng):
+    # Each job rebuilds the filters inside catch_warnings (sklearn's delayed); on
+    # threads their saves and restores interleave, and the last one out left its
+    # copy, with the caller's module names compiled, in 2 of 3 fits here.
+    X, y = make_data(rng, n_classes=4, n_samples=300, n_features=20)
+    with warnings.catch_warnings():
+        warnings.filters.insert(0, ("default", None, DeprecationWarning, "__main__", 0))
+        before = list(warnings.filters)
+        for _ in range(6):
+            SoftmaxRegressionCV(Cs=3, cv=3, n_jobs=2).fit(X, y)
+            assert warnings.filters == before
 
 
 def test_callbacks_follow_the_path(rng):

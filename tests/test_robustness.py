@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from sklse import SoftmaxRegression
+from sklse import SoftmaxRegression, SoftmaxRegressionCV
 from sklse._loss import SoftmaxLoss
 from sklse._solvers import SOLVERS, minimize
 
@@ -396,3 +396,25 @@ def test_auto_gives_way_to_newton_on_unscaled_digits():
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge after 100"):
         SoftmaxRegression(solver="lbfgs").fit(X, y)
     assert model.n_iter_[0] < 100
+
+
+@pytest.mark.parametrize(("solver", "l1_ratio"), FITS)
+def test_fits_under_a_strict_errstate(solver, l1_ratio):
+    # Underflow is part of the numerics (exp far below a row's max, squares of tiny
+    # features): a fit must not fail where the caller raises on it, nor change the
+    # caller's settings. A constant that underflowed (1 / float64 max) broke every
+    # fit here.
+    X, y = datasets.load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    strict = {"divide": "raise", "over": "raise", "under": "raise", "invalid": "raise"}
+    with np.errstate(**strict):
+        for data in (X, X.astype(np.float32), sp.csr_array(X), X * 1e-160):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model = SoftmaxRegression(solver=solver, l1_ratio=l1_ratio).fit(data, y)
+            log_proba = model.predict_log_proba(data * 1e3)
+            assert np.all(np.isfinite(log_proba))
+            assert np.geterr() == strict
+    if solver == "lbfgs" and l1_ratio == 0:
+        with np.errstate(**strict):
+            SoftmaxRegressionCV(Cs=3, cv=3).fit(X, y)

@@ -14,6 +14,7 @@ from numbers import Integral
 
 import numpy as np
 from joblib import effective_n_jobs
+from sklearn import get_config
 from sklearn.callback import with_callbacks
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring, get_scorer_names
@@ -27,6 +28,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.parallel import Parallel, delayed
 
 from sklse._compat import (
+    array_namespace,
     check_sample_weight,
     effective_n_threads,
     raise_for_params,
@@ -251,6 +253,13 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         """
         raise_for_params(params, self, "fit")
         self._validate_params()
+        if get_config()["array_api_dispatch"] and array_namespace(X) is not None:
+            raise TypeError(
+                "SoftmaxRegressionCV fits numpy arrays and scipy sparse matrices; got "
+                f"a {type(X).__module__}.{type(X).__qualname__} under array API "
+                "dispatch. Tune SoftmaxRegression with GridSearchCV there: it keeps "
+                "X on its device."
+            )
         l1_ratios = self._check_l1_ratios()
         Cs = self._check_Cs()
         X, y = _validate_data(self, X, y)

@@ -14,8 +14,9 @@ import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.callback import FitCallback
 from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
 
-from sklse import SoftmaxRegression
+from sklse import SoftmaxRegression, SoftmaxRegressionCV
 
 N_SAMPLES = 211  # no other array of the tests has this many rows
 RTOL = {"float64": 1e-5, "float32": 5e-3}
@@ -235,3 +236,17 @@ def test_X_never_becomes_numpy_in_fit_or_predict_proba(
             model.predict_proba(X_device)
     assert moved, "the recorder sees the moves of the (1 + n_dof) results"
     assert all(N_SAMPLES not in shape for shape in moved), moved
+
+
+def test_cv_refuses_array_api_inputs_and_grid_search_takes_them(array_api, data):
+    X, y = data
+    X_device, y_device = array_api.asarray(X), array_api.asarray(y)
+    with dispatch():
+        # its path runs on numpy folds: a clear error, not one from deep inside
+        # sklearn's validation (LogisticRegressionCV's TypeError of torch dtypes)
+        with pytest.raises(TypeError, match="Tune SoftmaxRegression with GridSearch"):
+            SoftmaxRegressionCV(Cs=2, cv=2).fit(X_device, y_device)
+        search = GridSearchCV(SoftmaxRegression(), {"C": [0.1, 1.0]}, cv=2)
+        search.fit(X_device, y_device)
+        assert_in_namespace(search.best_estimator_.coef_, X_device)
+        assert_in_namespace(search.predict(X_device), X_device)

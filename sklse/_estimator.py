@@ -5,6 +5,8 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
@@ -33,6 +35,9 @@ def _in_place(logits):
 def _is_fitted_attribute(name):
     """Whether ``name`` is a fitted attribute by ``check_is_fitted``'s rule."""
     return name.endswith("_") and not name.startswith("__")
+
+
+_UNFITTED = "Estimator, %(name)s, must be fitted before {what}."  # sklearn's words
 
 
 def _whole_fit(fit):
@@ -423,7 +428,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             and tuple(self.coef_.shape) == (n_classes, n_features)
         ):
             intercept = _host(self.intercept_) if self.fit_intercept else None
-            return _pack(_host(self.coef_), intercept)
+            coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+            return _pack(_host(coef), intercept)
         return np.zeros(n_classes * (n_features + int(self.fit_intercept)))
 
     def _predict_dask(self, method, X):
@@ -458,7 +464,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         if array_namespace(X) is not None:
             return X @ self.coef_.T + self.intercept_
         with np.errstate(under="ignore"):  # as in fit (_whole_fit)
-            logits = np.asarray(X @ self.coef_.T)
+            logits = X @ self.coef_.T  # dense unless X and coef_ (sparsify) are sparse
+            logits = logits.toarray() if sp.issparse(logits) else np.asarray(logits)
             logits += self.intercept_
         return logits
 
@@ -544,6 +551,50 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return self._predict_dask("predict_proba", X)
         logits = self._logits(X, "predict_proba")
         return softmax(logits, out=_in_place(logits))
+
+    def sparsify(self):
+        """Convert ``coef_`` to a scipy sparse CSR matrix, as LogisticRegression's.
+
+        An L1 or elastic-net fit has exact zeros in ``coef_``
+        (:func:`sklse._solvers.minimize`); with more than about half of them zero
+        the sparse format takes less memory. ``intercept_`` stays dense; prediction
+        takes either format, and the next fit (a warm start included) sets a dense
+        ``coef_`` again. The sparse interface (``csr_array`` or ``csr_matrix``)
+        follows scikit-learn's ``sparse_interface`` setting. Not for models fitted
+        on array-API inputs, whose ``coef_`` lives on their device.
+
+        Returns
+        -------
+        self : SoftmaxRegression
+            The estimator, its ``coef_`` sparse.
+        """
+        check_is_fitted(
+            self, msg="Estimator, %(name)s, must be fitted before sparsifying."
+        )
+        if array_namespace(self.coef_) is not None:
+            raise TypeError(
+                "sparsify() needs a numpy coef_; this model was fitted on "
+                f"{type(self.coef_).__module__}.{type(self.coef_).__qualname__} "
+                "inputs (array API dispatch)."
+            )
+        sparray = get_config().get("sparse_interface", "spmatrix") == "sparray"
+        self.coef_ = (sp.csr_array if sparray else sp.csr_matrix)(self.coef_)
+        return self
+
+    def densify(self):
+        """Convert a sparsified ``coef_`` back to a numpy array (else a no-op).
+
+        Returns
+        -------
+        self : SoftmaxRegression
+            The estimator, its ``coef_`` dense.
+        """
+        check_is_fitted(
+            self, msg="Estimator, %(name)s, must be fitted before densifying."
+        )
+        if sp.issparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
 
     def _classes_of(self, logits):
         """Return ``classes_[argmax_k z_k]`` for array-API logits, on their device.

@@ -250,3 +250,11 @@ def test_cv_refuses_array_api_inputs_and_grid_search_takes_them(array_api, data)
         search.fit(X_device, y_device)
         assert_in_namespace(search.best_estimator_.coef_, X_device)
         assert_in_namespace(search.predict(X_device), X_device)
+
+
+def test_sparsify_refuses_a_coef_on_a_device(array_api, data):
+    X, y = data
+    with dispatch():
+        model = SoftmaxRegression().fit(array_api.asarray(X), array_api.asarray(y))
+    with pytest.raises(TypeError, match="sparsify.. needs a numpy coef_"):
+        model.sparsify()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import log_softmax, logsumexp, softmax
 from sklearn.datasets import make_classification
@@ -754,3 +755,38 @@ def test_balanced_with_sample_weight_matches_logistic_regression(rng, solver):
     assert not np.allclose(s, s_unweighted)
     f = objective(X, y, model.coef_, model.intercept_, C, s)
     assert_allclose(f, objective(X, y, *lr_symmetric(lr), C, s), rtol=1e-8)
+
+
+@pytest.mark.parametrize("interface", ["spmatrix", "sparray"])
+def test_sparsify_and_densify_as_logistic_regression(interface):
+    X, y = make_classification(
+        n_samples=300, n_features=30, n_informative=5, n_classes=3, random_state=0
+    )
+    model = SoftmaxRegression(l1_ratio=1.0, C=0.05).fit(X, y)
+    dense = model.coef_.copy()
+    outputs = {
+        method: getattr(model, method)(X)
+        for method in ("decision_function", "predict_proba", "predict_log_proba")
+    }
+    labels = model.predict(X)
+    with pytest.raises(NotFittedError, match="must be fitted before sparsifying"):
+        SoftmaxRegression().sparsify()
+    with sklearn.config_context(sparse_interface=interface):
+        model.sparsify()
+        lr = LogisticRegression().fit(X, y).sparsify()
+    assert type(model.coef_) is type(lr.coef_)
+    assert model.coef_.format == "csr"
+    assert 0 < model.coef_.nnz == np.count_nonzero(dense) < dense.size / 2
+    for data in (X, sp.csr_array(X)):
+        for method, want in outputs.items():
+            got = getattr(model, method)(data)
+            assert isinstance(got, np.ndarray)
+            assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        assert_array_equal(model.predict(data), labels)
+    # a warm start takes the sparse coef_ (0 iterations: it is the optimum) and
+    # leaves a dense one, as any fit
+    model.set_params(warm_start=True).fit(X, y)
+    assert isinstance(model.coef_, np.ndarray)
+    assert model.n_iter_[0] == 0
+    assert_array_equal(model.coef_, dense)
+    assert_array_equal(model.sparsify().densify().coef_, dense)

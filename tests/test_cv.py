@@ -39,6 +39,9 @@ def make_data(rng, n_classes=3, n_samples=150, n_features=4):
     return X, np.minimum(y, n_classes - 1)
 
 
+# cv=3, as scikit-learn's own checks of LogisticRegressionCV:
+# check_sparsify_coefficients fits 9 samples, 3 per class, which the default 5
+# stratified folds cannot split (LogisticRegressionCV() fails it there too).
 # The default (L2) path and an elastic-net one: on the checks' small data every L1
 # point ends with Newton steps on its orthant, so weighted and repeated rows give
 # the same path up to rounding (check_sample_weight_equivalence). The L1 path has
@@ -48,8 +51,8 @@ def make_data(rng, n_classes=3, n_samples=150, n_features=4):
 # where the check asks for at least 1).
 @parametrize_with_checks(
     [
-        SoftmaxRegressionCV(),
-        SoftmaxRegressionCV(Cs=(0.01, 0.1, 1.0, 10.0, 100.0), l1_ratios=(0.5,)),
+        SoftmaxRegressionCV(cv=3),
+        SoftmaxRegressionCV(cv=3, Cs=(0.01, 0.1, 1.0, 10.0, 100.0), l1_ratios=(0.5,)),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):

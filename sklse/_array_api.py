@@ -387,6 +387,42 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
             result = self._to_host(result)
         return self._finish_hessp(result, np.asarray(direction, dtype=np.float64))
 
+    def precise_gradient(self, params):
+        """Return the smooth part's gradient at ``params`` with float64 sums, for
+        float32 X; None for float64 X (the evaluations' gradient is that one).
+
+        What a Newton step solves with, as
+        :meth:`sklse._loss.SoftmaxLoss.precise_gradient`: on the device, from the
+        kept probabilities, over float64 temporaries of the rows (as
+        :meth:`hessian`'s); ``p_y - 1`` as ``-sum_{k != y} p_k``. One copy back.
+        """
+        xp, f64 = self.xp, self.xp.float64
+        if self.X.dtype == f64:
+            return None
+        params = np.asarray(params, dtype=np.float64)
+        with np.errstate(all="ignore"):  # as in loss_gradient
+            probas = self._proba_at(params)
+            grad = None
+            size = None if _in_host_memory(self.X) else self._float64_rows(_BLOCK_BYTES)
+            for rows, proba in zip(self.blocks, probas, strict=True):
+                others = xp.astype(proba, f64)
+                others = xp.where(rows.is_label, xp.zeros_like(others), others)
+                residual = xp.where(
+                    rows.is_label, -xp.sum(others, axis=0, keepdims=True), others
+                )
+                if rows.sample_weight is not None:
+                    residual = residual * xp.astype(rows.sample_weight, f64)
+                for chunk in _chunks(rows.X.shape[0], size):
+                    work = residual[:, chunk]
+                    part = _pack(
+                        work @ xp.astype(rows.X[chunk, :], f64),
+                        xp.sum(work, axis=1) if self.fit_intercept else None,
+                        xp=xp,
+                    )
+                    grad = part if grad is None else grad + part
+            grad = self._to_host(grad)
+        return self._finish(0.0, grad, params)[1]
+
     def hessian(self, params, center=None):
         """Return the smooth part's dense (n_dof, n_dof) float64 Hessian at ``params``.
 

@@ -63,21 +63,34 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
         bound = decrement * min(1.0, abs(value)) if relative else decrement
         if optimality <= tol and last_decrement <= max(bound, rounded):
             return optimize.OptimizeResult(x=x, message="tol reached")
-        free, gradient, sign = problem.newton_system(x, monitor(x)[1])
-        dampings = [0.0]
-        if damped and free is not None:
-            dampings.append(np.max(np.abs(gradient[free]), initial=0.0))
-        for damping in dampings:
-            step = solve(params, free, gradient, damping)
-            slope = float(gradient @ step)  # < 0: -slope is the squared decrement
-            # f >= 0: a model that predicts no fall, or one beyond f, comes from
-            # the rounding of a singular Hessian; the damped step is tried at once.
-            found = None
-            if damping == dampings[-1] or 0 < -0.5 * slope <= value:
-                at = (value, optimality)
-                found = _line_search(monitor, params, step, sign, slope, at, rounded)
+        # The evaluation's gradient and, where the evaluations are float32, the
+        # loss's float64 sums (precise_gradient): first for an exact solve, which
+        # amplifies a float32 gradient's rounding, else where a step made no
+        # progress. (Conjugate gradients, stopped early, keep the evaluations'.)
+        found = None
+        gradients = [monitor(x)[1], monitor.precise_gradient]
+        for grad in gradients[::-1] if getattr(solve, "exact", False) else gradients:
             if found is not None:
                 break
+            grad = grad(x) if callable(grad) else grad
+            if grad is None:
+                continue
+            free, gradient, sign = problem.newton_system(x, grad)
+            dampings = [0.0]
+            if damped and free is not None:
+                dampings.append(np.max(np.abs(gradient[free]), initial=0.0))
+            for damping in dampings:
+                step = solve(params, free, gradient, damping)
+                slope = float(gradient @ step)  # < 0: -slope, the squared decrement
+                # f >= 0: a model that predicts no fall, or one beyond f, comes from
+                # the rounding of a singular Hessian; the damped step is tried at once.
+                if damping == dampings[-1] or 0 < -0.5 * slope <= value:
+                    at = (value, optimality)
+                    found = _line_search(
+                        monitor, params, step, sign, slope, at, rounded
+                    )
+                if found is not None:
+                    break
         if found is None:
             floor = np.dtype(monitor.loss.dtype).name  # the evaluations' precision
             message = f"no Newton step decreases f or its gradient ({floor} floor)"
@@ -238,6 +251,7 @@ def cholesky_solver(loss, change=None):
             step[mask] = _least_squares(hessian, rhs[mask])
         return step
 
+    solve.exact = True  # newton takes its step from float64 sums (precise_gradient)
     return solve
 
 

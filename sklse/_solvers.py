@@ -57,6 +57,11 @@ class _Smooth:
         return x
 
     @staticmethod
+    def gradient_of(x, grad):
+        """Return f's gradient in ``x`` from the smooth part's in ``params``."""
+        return grad
+
+    @staticmethod
     def true_value(x, value):
         return value
 
@@ -109,12 +114,15 @@ class _SplitL1:
         return np.concatenate([x[:n] - x[n : 2 * n], x[2 * n :]])
 
     def loss_gradient(self, x):
-        n = self.n_coef
         value, grad = self.loss.loss_gradient(self.to_params(x))
-        grad_coef = grad[:n]
-        value += self.l1 * float(np.sum(x[: 2 * n]))
-        return value, np.concatenate(
-            [grad_coef + self.l1, self.l1 - grad_coef, grad[n:]]
+        value += self.l1 * float(np.sum(x[: 2 * self.n_coef]))
+        return value, self.gradient_of(x, grad)
+
+    def gradient_of(self, x, grad):
+        """Return the split objective's gradient from the smooth part's in params."""
+        grad_coef = grad[: self.n_coef]
+        return np.concatenate(
+            [grad_coef + self.l1, self.l1 - grad_coef, grad[self.n_coef :]]
         )
 
     def true_value(self, x, value):
@@ -259,6 +267,14 @@ class _Monitor:
         ):
             self.interrupted = True
             raise StopIteration
+
+    def precise_gradient(self, x):
+        """Return f's gradient at ``x`` from the loss's ``precise_gradient`` (float32
+        X: float64 sums), or None where the loss has none or it is the evaluation's.
+        """
+        precise = getattr(self.loss, "precise_gradient", None)
+        grad = None if precise is None else precise(self.problem.to_params(x))
+        return None if grad is None else self.problem.gradient_of(x, grad)
 
     def measure(self, x):
         """Return ``f`` and the optimality measure at ``x``; evaluates a new ``x``."""

@@ -66,6 +66,21 @@ def test_same_values_as_numpy_evaluator(
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_precise_gradient_as_numpy_evaluator(rng, array_api, fit_intercept, weighted):
+    # float64 sums of float32 X: those of the numpy loss, up to float32 P's rounding
+    # (tests/test_loss.py checks them against float64 X); none for float64 X.
+    numpy_loss, device_loss = make_losses(
+        rng, array_api, "float32", weighted, C=0.3, fit_intercept=fit_intercept
+    )
+    params = rng.normal(size=numpy_loss.n_dof)
+    device_loss.loss_gradient(params)
+    want = numpy_loss.precise_gradient(params)
+    assert_allclose(device_loss.precise_gradient(params), want, rtol=1e-5, atol=1e-6)
+    assert make_losses(rng, array_api)[1].precise_gradient(params) is None
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
 def test_zero_coef_as_numpy_evaluator(rng, array_api, fit_intercept):
     # A fit's start: no product where coef = 0 (seen on the host), the same values.
     numpy_loss, device_loss = make_losses(rng, array_api, fit_intercept=fit_intercept)

@@ -4,8 +4,9 @@ Each fold's path (:mod:`sklse._path`) builds its loss once
 (:func:`sklse._data.numpy_loss`, the estimator's own validated loss) and moves along
 the path by changing only the penalty, warm-starting :func:`sklse._solvers.minimize`
 from the solutions already on the path. The solver is the estimator's
-(``_solver_for``) with its ``tol``, so every point is the model
-``SoftmaxRegression(C=C, l1_ratio=l1_ratio)`` fits on that fold. This module runs
+(``_solver_for``) with its ``tol``, so every point meets the ``tol`` of
+``SoftmaxRegression(C=C, l1_ratio=l1_ratio)`` on that fold (at large C a warm start
+can meet it as it is: 0 iterations, as in LogisticRegressionCV). This module runs
 the folds, chooses the point and refits.
 """
 

@@ -254,12 +254,14 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         """
         raise_for_params(params, self, "fit")
         self._validate_params()
-        if get_config()["array_api_dispatch"] and array_namespace(X) is not None:
+        on_device = [a for a in (X, y, sample_weight) if array_namespace(a) is not None]
+        if get_config()["array_api_dispatch"] and on_device:
+            kind = type(on_device[0])
             raise TypeError(
                 "SoftmaxRegressionCV fits numpy arrays and scipy sparse matrices; got "
-                f"a {type(X).__module__}.{type(X).__qualname__} under array API "
-                "dispatch. Tune SoftmaxRegression with GridSearchCV there: it keeps "
-                "X on its device."
+                f"a {kind.__module__}.{kind.__qualname__} under array API dispatch. "
+                "Tune SoftmaxRegression with GridSearchCV there: it keeps X on its "
+                "device."
             )
         l1_ratios = self._check_l1_ratios()
         Cs = self._check_Cs()

@@ -568,9 +568,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self : SoftmaxRegression
             The estimator, its ``coef_`` sparse.
         """
-        check_is_fitted(
-            self, msg="Estimator, %(name)s, must be fitted before sparsifying."
-        )
+        check_is_fitted(self, msg=_UNFITTED.format(what="sparsifying"))
         if array_namespace(self.coef_) is not None:
             raise TypeError(
                 "sparsify() needs a numpy coef_; this model was fitted on "
@@ -589,9 +587,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self : SoftmaxRegression
             The estimator, its ``coef_`` dense.
         """
-        check_is_fitted(
-            self, msg="Estimator, %(name)s, must be fitted before densifying."
-        )
+        check_is_fitted(self, msg=_UNFITTED.format(what="densifying"))
         if sp.issparse(self.coef_):
             self.coef_ = self.coef_.toarray()
         return self

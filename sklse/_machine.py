@@ -42,7 +42,8 @@ def _cpu_count(cpu_list):
 
 def sysfs_caches(root=_SYSFS):
     """Return the caches under ``root`` (Linux sysfs: ``index*/{level,type,size,
-    shared_cpu_list}``, sizes such as ``2048K``), or () if one cannot be read."""
+    shared_cpu_list}``, sizes such as ``2048K``); an entry that cannot be read is
+    left out (the kernel hides ``size`` where it is 0)."""
     units = {"K": 1024, "M": 1024**2, "G": 1024**3}
     caches = []
     for index in sorted(root.glob("index*"), key=lambda path: path.name):
@@ -55,7 +56,7 @@ def sysfs_caches(root=_SYSFS):
             value = int(size[:-1] if size[-1:] in units else size) * scale
             caches.append(Cache(int(level), kind, value, max(_cpu_count(shared), 1)))
         except (OSError, ValueError):
-            return ()
+            continue
     return tuple(caches)
 
 
@@ -191,7 +192,7 @@ def cpu_caches():
             return darwin_caches(_libc_sysctl())
         if sys.platform == "win32":
             return windows_caches(_kernel32_records())
-    except (OSError, AttributeError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - an OS that says nothing usable: ()
         pass
     return ()
 

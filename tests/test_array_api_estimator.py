@@ -244,8 +244,9 @@ def test_cv_refuses_array_api_inputs_and_grid_search_takes_them(array_api, data)
     with dispatch():
         # its path runs on numpy folds: a clear error, not one from deep inside
         # sklearn's validation (LogisticRegressionCV's TypeError of torch dtypes)
-        with pytest.raises(TypeError, match="Tune SoftmaxRegression with GridSearch"):
-            SoftmaxRegressionCV(Cs=2, cv=2).fit(X_device, y_device)
+        for inputs in ((X_device, y_device), (X, y_device)):  # y alone, too
+            with pytest.raises(TypeError, match="Tune SoftmaxRegression with Grid"):
+                SoftmaxRegressionCV(Cs=2, cv=2).fit(*inputs)
         search = GridSearchCV(SoftmaxRegression(), {"C": [0.1, 1.0]}, cv=2)
         search.fit(X_device, y_device)
         assert_in_namespace(search.best_estimator_.coef_, X_device)

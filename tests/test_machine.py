@@ -49,6 +49,11 @@ def test_sysfs_caches_are_read_per_logical_cpu(tmp_path):
     assert l2_share(sysfs_caches(write_cache(tmp_path / "c", l1))) is None
     assert sysfs_caches(tmp_path / "absent") == ()
     assert sysfs_caches(write_cache(tmp_path / "d", ("2", "Unified", "big", "0"))) == ()
+    # the kernel hides the size of a cache of size 0: that entry alone is left out
+    hidden = write_cache(tmp_path / "e", l1, ("2", "Unified", "1024K", "0"), l1)
+    (hidden / "index2" / "size").unlink()
+    assert l2_share(sysfs_caches(hidden)) == MIB
+    assert len(sysfs_caches(hidden)) == 2
 
 
 def test_an_instruction_cache_is_not_the_l2():
@@ -163,3 +168,44 @@ def test_l2_cache_bytes_assumes_2_mib_where_the_os_does_not_say(monkeypatch):
     assert l2_cache_bytes() == 2 * MIB
     monkeypatch.setattr(sklse._machine, "cpu_caches", lambda: darwin_caches(M1.get))
     assert l2_cache_bytes() == 3 * MIB
+
+
+def test_libc_sysctl_reads_values_as_sysctlbyname_gives_them(monkeypatch):
+    # A sysctlbyname of ctypes over M1's values, as XNU stores them (4-byte ints
+    # for hw.perflevel0.*, 8-byte for hw.l2cachesize, uint64[10] hw.cacheconfig):
+    # the first call with no buffer says the length, the second fills it.
+    raw = {
+        name.encode(): b"".join(
+            v.to_bytes(4 if name.startswith("hw.perflevel0.") else 8, sys.byteorder)
+            for v in value
+        )
+        for name, value in M1.items()
+    }
+    prototype = ctypes.CFUNCTYPE(
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_size_t),
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+    )
+
+    def sysctlbyname(name, old, length, new, new_length):
+        value = raw.get(name)
+        if value is None or (old and length[0] < len(value)):
+            return -1
+        if old:
+            ctypes.memmove(old, value, len(value))
+        length[0] = len(value)
+        return 0
+
+    class Libc:
+        pass
+
+    Libc.sysctlbyname = prototype(sysctlbyname)
+    monkeypatch.setattr(ctypes, "CDLL", lambda *args, **kwargs: Libc())
+    sysctl = sklse._machine._libc_sysctl()
+    assert sysctl("hw.cacheconfig") == M1["hw.cacheconfig"]
+    assert sysctl("hw.perflevel0.cpusperl2") == (4,)
+    assert sysctl("hw.absent") is None
+    assert darwin_caches(sysctl) == darwin_caches(M1.get)

@@ -63,18 +63,19 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
         bound = decrement * min(1.0, abs(value)) if relative else decrement
         if optimality <= tol and last_decrement <= max(bound, rounded):
             return optimize.OptimizeResult(x=x, message="tol reached")
-        # The evaluation's gradient and, where the evaluations are float32, the
-        # loss's float64 sums (precise_gradient): first for an exact solve, which
-        # amplifies a float32 gradient's rounding, else where a step made no
-        # progress. (Conjugate gradients, stopped early, keep the evaluations'.)
-        found = None
+        # The gradient the step solves with: where the evaluations are float32,
+        # the loss's float64 sums (precise_gradient) for an exact solve, which
+        # amplifies a float32 gradient's rounding; for conjugate gradients, stopped
+        # early, the evaluation's, and the float64 sums where it made no progress.
         gradients = [monitor(x)[1], monitor.precise_gradient]
-        for grad in gradients[::-1] if getattr(solve, "exact", False) else gradients:
-            if found is not None:
-                break
+        if getattr(solve, "exact", False):
+            precise = monitor.precise_gradient(x)
+            gradients = gradients[:1] if precise is None else [precise]
+        found = None
+        for grad in gradients:
             grad = grad(x) if callable(grad) else grad
-            if grad is None:
-                continue
+            if grad is None:  # float64 evaluations: their gradient was tried
+                break
             free, gradient, sign = problem.newton_system(x, grad)
             dampings = [0.0]
             if damped and free is not None:
@@ -91,6 +92,8 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
                     )
                 if found is not None:
                     break
+            if found is not None:
+                break
         if found is None:
             floor = np.dtype(monitor.loss.dtype).name  # the evaluations' precision
             message = f"no Newton step decreases f or its gradient ({floor} floor)"

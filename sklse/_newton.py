@@ -27,7 +27,11 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
 
     ``solve(params, free, gradient, damping)`` returns the step ``-(H + damping
     I)^-1 gradient`` on the ``free`` entries (0 elsewhere); :func:`_line_search`
-    takes it or a fraction.
+    takes it or a fraction. For float32 evaluations an exact ``solve``
+    (``solve.exact``: the dense Hessian's) takes the gradient with float64 sums
+    (the monitor's ``precise_gradient``), as it amplifies the rounding of float32
+    ones; Newton-CG's takes the evaluation's, then those sums where no step made
+    progress.
     With ``decrement`` (a float), the fit also needs the Newton decrement ``1/2
     g^T H^-1 g`` of the last step (a second-order estimate of ``f - f*`` where it
     was taken, which the step then squares) to be at most ``decrement``:

@@ -272,6 +272,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             sample_weight = check_sample_weight(sample_weight, X)
         split_params, score_params = self._routed_params(sample_weight, params)
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **split_params))
+        if not folds:
+            raise ValueError(f"cv={self.cv!r} gives no (train, test) split.")
         # Class weights of all the data, the refit's (checked whether or not it runs).
         weight = fit_weights(
             self._point(1.0, 0.0), X, y_encoded, self.classes_, sample_weight

@@ -180,7 +180,10 @@ def _make_array_api_loss(estimator, X, y, sample_weight):
     :func:`_make_loss` run there (the class totals, K values, come back).
     """
     xp, _, device = get_namespace_and_device(X)
-    sample_weight = move_to(sample_weight, xp=xp, device=device)
+    if sample_weight is not None and np.ndim(sample_weight) > 0:  # not a number
+        if array_namespace(sample_weight) is None:  # a list, a numpy array, ...
+            sample_weight = np.asarray(sample_weight)
+        sample_weight = move_to(sample_weight, xp=xp, device=device)
     X, y = _validate_data(estimator, X, y, xp=xp)
     xp_y, _ = get_namespace(y)
     if array_namespace(y) is None:  # numpy labels (strings, objects, numbers)

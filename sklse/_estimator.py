@@ -462,7 +462,13 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         xp, _ = get_namespace(X)
         X = _validate_data(self, X, reset=False, xp=xp)
         if array_namespace(X) is not None:
-            return X @ self.coef_.T + self.intercept_
+            # X's float dtype and the fit's promote as numpy's do (torch's matmul
+            # refuses to mix them)
+            dtype = xp.result_type(X.dtype, self.coef_.dtype)
+            coef, intercept = (
+                xp.astype(a, dtype, copy=False) for a in (self.coef_, self.intercept_)
+            )
+            return xp.astype(X, dtype, copy=False) @ coef.T + intercept
         with np.errstate(under="ignore"):  # as in fit (_whole_fit)
             logits = X @ self.coef_.T  # dense unless X and coef_ (sparsify) are sparse
             logits = logits.toarray() if sp.issparse(logits) else np.asarray(logits)

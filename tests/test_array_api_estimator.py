@@ -259,3 +259,33 @@ def test_sparsify_refuses_a_coef_on_a_device(array_api, data):
         model = SoftmaxRegression().fit(array_api.asarray(X), array_api.asarray(y))
     with pytest.raises(TypeError, match="sparsify.. needs a numpy coef_"):
         model.sparsify()
+
+
+def test_sample_weight_as_a_list_or_a_number(array_api, data):
+    # sklearn's array-likes: a list went to move_to, which wants an array
+    X, y = data
+    weights = (np.arange(N_SAMPLES) % 3 + 1.0).tolist()
+    for sample_weight, want in ((weights, np.asarray(weights)), (2.0, 2.0)):
+        reference = SoftmaxRegression().fit(X, y, sample_weight=want)
+        with dispatch():
+            model = SoftmaxRegression().fit(
+                array_api.asarray(X), array_api.asarray(y), sample_weight=sample_weight
+            )
+        assert_close(array_api.to_numpy(model.coef_), reference.coef_, "float64")
+
+
+@pytest.mark.parametrize(
+    ("fit", "predict"), [("float32", "float64"), ("float64", "float32")]
+)
+def test_prediction_promotes_x_and_the_fit_as_numpy(array_api, data, fit, predict):
+    # torch's matmul refuses float32 @ float64: outputs as numpy promotes them
+    X, y = data
+    reference = SoftmaxRegression().fit(X.astype(fit), y)
+    with dispatch():
+        model = SoftmaxRegression().fit(array_api.asarray(X.astype(fit)), y)
+        X_device = array_api.asarray(X.astype(predict))
+        for method in ("decision_function", "predict_proba", "predict_log_proba"):
+            got = getattr(model, method)(X_device)
+            want = getattr(reference, method)(X.astype(predict))
+            assert str(got.dtype).endswith(want.dtype.name)
+            assert_close(array_api.to_numpy(got), want, "float32")

@@ -326,6 +326,7 @@ def test_one_class_in_a_training_fold_raises(rng):
         # before any fit, not after the first fold's l1_ratio = 0 path
         ({"l1_ratios": [0, 0.5], "solver": "newton-cholesky"}, "does not support l1"),
         ({"select": "max"}, "'select' parameter of SoftmaxRegressionCV must be"),
+        ({"cv": []}, r"cv=\[\] gives no \(train, test\) split"),
         ({"select": "1se", "cv": [(np.arange(30), np.arange(30, 60))]}, "2 folds"),
     ],
 )

@@ -211,8 +211,13 @@ class DaskSoftmaxLoss(ScaledObjective):
 
 
 def _as_dask_vector(name, values):
-    """Return ``values`` as a 1-D dask array of known length, or raise."""
-    values = values if isinstance(values, da.Array) else da.asarray(values)
+    """Return ``values`` as a 1-D dask array of known length, or raise.
+
+    In-memory values are taken in one chunk: dask cannot choose chunks for object
+    dtype (string labels).
+    """
+    if not isinstance(values, da.Array):
+        values = da.from_array(np.asarray(values), chunks=-1)
     if values.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {values.shape}.")
     if np.isnan(values.shape[0]):  # unknown chunk sizes (e.g. from a dask dataframe)
@@ -252,6 +257,12 @@ def prepare_fit(X, y, sample_weight):
     X = X.persist()
     if np.isnan(X.shape[0]):
         X.compute_chunk_sizes()
+    for size, what in zip(X.shape, ("sample(s)", "feature(s)"), strict=True):
+        if size == 0:  # the in-memory path's check (sklearn's check_array)
+            raise ValueError(
+                f"Found array with 0 {what} (shape={X.shape}) while a minimum of 1 "
+                "is required."
+            )
     y = _as_dask_vector("y", y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(
@@ -260,6 +271,9 @@ def prepare_fit(X, y, sample_weight):
         )
     y = y.rechunk((X.chunks[0],))
     if sample_weight is not None:
+        if not isinstance(sample_weight, da.Array) and np.ndim(sample_weight) == 0:
+            # a number: every row's weight, as in memory
+            sample_weight = da.full(X.shape[0], sample_weight, chunks=(X.chunks[0],))
         sample_weight = _as_dask_vector("sample_weight", sample_weight)
         if sample_weight.shape != (X.shape[0],):
             raise ValueError(

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn import get_config
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from sklse._array_api import ArrayAPISoftmaxLoss
 from sklse._compat import (
@@ -239,6 +239,11 @@ def _make_dask_loss(estimator, X, y, sample_weight):
     """
     from sklse import _dask  # dask is imported only when X is a dask array
 
+    # In-memory y as the in-memory path takes it: pandas' extension dtypes
+    # (strings, categories, nullable integers) as numpy, a column vector with
+    # sklearn's warning.
+    if not _is_dask_array(y):
+        y = column_or_1d(y, warn=True)
     X, y, sample_weight, classes = _dask.prepare_fit(X, y, sample_weight)
     estimator.n_features_in_ = X.shape[1]
     if hasattr(estimator, "feature_names_in_"):  # a dask array has no column names

@@ -3,11 +3,13 @@
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 
 from sklse import SoftmaxRegression
 from sklse._loss import SoftmaxLoss
@@ -281,8 +283,8 @@ def test_fit_errors(rng, change, match):
         X = X.astype(str)
     elif change == "continuous_y":
         y = y + 0.5 * rng.uniform(size=len(y))
-    elif change == "2d_y":
-        y = y[:, np.newaxis]
+    elif change == "2d_y":  # a dask column; numpy's is taken with a warning
+        y = da.from_array(y[:, np.newaxis], chunks=1000)
     elif change == "balanced_empty_class":
         sample_weight[y == 2] = 0
         params["class_weight"] = "balanced"
@@ -425,3 +427,35 @@ def test_feature_moments_as_in_memory(rng, weighted, fit_intercept):
         on_dask.feature_moments(), in_memory.feature_moments(), strict=True
     ):
         np.testing.assert_allclose(ours, expected, rtol=1e-12)
+
+
+def test_in_memory_labels_and_weights_as_the_in_memory_path_takes_them(rng):
+    # numpy object strings and pandas' extension dtypes raised from dask (auto
+    # chunks of object dtype; dtypes numpy cannot interpret); a column vector and
+    # a number, accepted in memory, were refused
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(rng, n_classes=3)
+    names = np.array(["ant", "bee", "cat"], dtype=object)[y]
+    reference = SoftmaxRegression(tol=TOL).fit(X, names, sample_weight=2.0)
+    labels = [
+        names,
+        pd.Series(names, dtype="string"),
+        pd.Series(names, dtype="category"),
+        names.reshape(-1, 1),
+    ]
+    for y_in in labels:
+        model = SoftmaxRegression(tol=TOL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataConversionWarning)  # (n, 1) y
+            model.fit(to_dask(X), y_in, sample_weight=2.0)
+        assert_array_equal(model.classes_, reference.classes_)
+        assert_same_model(reference, model, X)
+    codes = pd.Series(y, dtype="Int64")  # nullable integers
+    assert_array_equal(SoftmaxRegression().fit(to_dask(X), codes).classes_, [0, 1, 2])
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (200, 0)])
+def test_no_rows_or_no_features_raise_as_in_memory(shape):
+    X = da.zeros(shape, chunks=50)
+    with pytest.raises(ValueError, match=r"Found array with 0 (sample|feature)\(s\)"):
+        SoftmaxRegression().fit(X, np.zeros(shape[0], dtype=int))

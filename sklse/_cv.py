@@ -344,11 +344,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
             "a non-empty 1-D array of numbers in [0, 1]",
             lambda array: (array >= 0) & (array <= 1),
         )
-        if self.solver not in ("auto", "lbfgs") and np.any(l1_ratios > 0):
-            raise ValueError(
-                f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "
-                f"use solver='lbfgs' or 'auto'. Got l1_ratios={self.l1_ratios!r}."
-            )
+        if np.any(l1_ratios > 0):
+            self._check_l1_solver("l1_ratios")
         return l1_ratios
 
     def _check_Cs(self):

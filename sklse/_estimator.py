@@ -247,11 +247,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=4,  # _whole_fit's and with_callbacks' wrappers, the caller
             )
-        if self._has_l1() and self.solver not in ("auto", "lbfgs"):
-            raise ValueError(
-                f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "
-                f"use solver='lbfgs' or 'auto'. Got l1_ratio={self.l1_ratio!r}."
-            )
+        if self._has_l1():
+            self._check_l1_solver("l1_ratio")
         # The caller's weights go to the callbacks, as LogisticRegression passes them.
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         X, classes, loss = make_loss(self, X, y, sample_weight)
@@ -323,6 +320,15 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             objective_=objective,
             gradient_norm_=result.gradient_norm,
         )
+
+    def _check_l1_solver(self, name):
+        """Raise unless the solver minimises an L1 term, which parameter ``name``
+        (``l1_ratio``, or the CV's ``l1_ratios``) asks for."""
+        if self.solver not in ("auto", "lbfgs"):
+            raise ValueError(
+                f"solver={self.solver!r} does not support l1_ratio > 0 (an L1 term); "
+                f"use solver='lbfgs' or 'auto'. Got {name}={getattr(self, name)!r}."
+            )
 
     def _has_l1(self):
         """Whether the objective has an L1 term (C = inf has no penalty at all)."""

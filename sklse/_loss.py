@@ -567,7 +567,7 @@ def block_hessp(block, coef_dir, intercept_dir):
 
 def block_precise_gradient(block, fit_intercept):
     """Return one block's data gradient ``[(P - Y) diag(s) X, (P - Y) s]`` (n_dof,),
-    its products in float64 from ``block.proba`` (P at the point) and dense X.
+    its products in float64 from ``block.proba`` (P at the point) and X.
 
     For float32 X (:meth:`SoftmaxLoss.precise_gradient`): float32 sums of ``R @ X``
     over features of large mean lose the centred gradient that a Newton step
@@ -580,9 +580,24 @@ def block_precise_gradient(block, fit_intercept):
     residual.ravel()[block.target] = -residual.sum(axis=0)
     if block.sample_weight is not None:
         residual *= block.sample_weight.astype(np.float64)
-    X = block.X.astype(np.float64)
     intercept = residual.sum(axis=1) if fit_intercept else None
-    return _pack(residual @ X, intercept)
+    return _pack(np.asarray(residual @ _float64_rows(block.X)), intercept)
+
+
+def _float64_rows(X):
+    """Return a block's rows of X in float64: dense, or sparse (only the block's
+    stored entries copied, where X is :class:`CSRRows`)."""
+    if isinstance(X, CSRRows):
+        start, stop = X.indptr[0], X.indptr[-1]
+        return sp.csr_array(
+            (
+                X.data[start:stop].astype(np.float64),
+                X.indices[start:stop],
+                X.indptr - start,
+            ),
+            X.shape,
+        )
+    return X.astype(np.float64)
 
 
 def _dense_rows(X):
@@ -1163,7 +1178,8 @@ class SoftmaxLoss(ScaledObjective):
 
     def precise_gradient(self, params):
         """Return the smooth part's gradient at ``params`` with float64 sums, for
-        float32 dense X; None otherwise (the evaluations' gradient is that one).
+        float32 X, dense or sparse; None for float64 (the evaluations' gradient is
+        that one).
 
         What a Newton step solves with (:func:`sklse._newton.newton`): from float32
         sums, on features whose mean is far beyond their spread, an exact solve
@@ -1172,7 +1188,7 @@ class SoftmaxLoss(ScaledObjective):
         F* 6e-8). From the probabilities kept for the Hessian there (:meth:`hessian`);
         one float64 pass over X.
         """
-        if self.dtype == np.float64 or self.sparse:
+        if self.dtype == np.float64:
             return None
         params = np.asarray(params, dtype=np.float64)
         grad = None

@@ -1620,17 +1620,25 @@ def test_overflowing_weight_sum_is_an_error(rng):
 
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    "form, block_rows",
+    [("dense", None), ("dense", 128), ("csr", None), ("csr", 128), ("csc", None)],
+)
 def test_precise_gradient_keeps_the_centred_gradient_of_float32_X(
-    rng, n_classes, weighted
+    rng, n_classes, weighted, form, block_rows
 ):
     # Features of means 1e4 to 1e8 spreads: float32 sums of R @ X round g_W near
     # mean * g_b, and the centred part g_W - mean g_b, what a Newton step in
     # centred variables solves with, is lost (errors of 5 to 200 times its size
-    # here); the float64 sums keep it to float32 P's rounding (~1e-6).
+    # here); the float64 sums keep it to float32 P's rounding (~1e-6). Sparse X
+    # too, in blocks of rows of a CSR matrix (views of its arrays) or whole.
     X, y, weight = make_data(rng, "C", np.float64, weighted, 400, 6, n_classes)
     mean = 10.0 ** rng.uniform(0, 4, 6)
     X32 = (X + 1e4 * mean).astype(np.float32)
-    loss = SoftmaxLoss(X32, y, n_classes, weight, C=10.0)
+    formats = {"dense": np.asarray, "csr": sp.csr_array, "csc": sp.csc_array}
+    loss = SoftmaxLoss(
+        formats[form](X32), y, n_classes, weight, C=10.0, block_rows=block_rows
+    )
     exact = SoftmaxLoss(X32.astype(np.float64), y, n_classes, weight, C=10.0)
     params = rng.standard_normal(loss.n_dof) * 1e-6
     loss.loss_gradient(params)  # as the Newton loop: an evaluation, then the step
@@ -1646,5 +1654,3 @@ def test_precise_gradient_keeps_the_centred_gradient_of_float32_X(
     assert precise <= 1e-5 * scale
     assert evaluated >= 100 * precise  # what the precise sums are for
     assert exact.precise_gradient(params) is None  # float64: the evaluations'
-    sparse = SoftmaxLoss(sp.csr_array(X32), y, n_classes, weight)
-    assert sparse.precise_gradient(params) is None

@@ -581,23 +581,47 @@ def block_precise_gradient(block, fit_intercept):
     if block.sample_weight is not None:
         residual *= block.sample_weight.astype(np.float64)
     intercept = residual.sum(axis=1) if fit_intercept else None
-    return _pack(np.asarray(residual @ _float64_rows(block.X)), intercept)
+    return _pack(_float64_times(residual, block.X), intercept)
 
 
-def _float64_rows(X):
-    """Return a block's rows of X in float64: dense, or sparse (only the block's
-    stored entries copied, where X is :class:`CSRRows`)."""
+_FLOAT64_ENTRIES = 2**20  # stored entries of CSC X taken to float64 at a time
+
+
+def _float64_times(R, X):
+    """Return ``R @ X`` (n_classes, n_features) with X's entries in float64.
+
+    Dense X and CSR row blocks are converted whole (a block); CSC X, one block of
+    all rows, a range of columns of at most ``2**20`` stored entries at a time, so
+    that X is never copied.
+    """
+    if isinstance(X, np.ndarray):
+        return R @ X.astype(np.float64)
     if isinstance(X, CSRRows):
         start, stop = X.indptr[0], X.indptr[-1]
-        return sp.csr_array(
-            (
-                X.data[start:stop].astype(np.float64),
-                X.indices[start:stop],
-                X.indptr - start,
-            ),
-            X.shape,
+        data, indices = X.data[start:stop], X.indices[start:stop]
+        rows = sp.csr_array(
+            (data.astype(np.float64), indices, X.indptr - start), X.shape
         )
-    return X.astype(np.float64)
+        return np.asarray(R @ rows)
+    if X.format == "csr":
+        return np.asarray(R @ X.astype(np.float64))
+    product = np.empty((len(R), X.shape[1]))
+    indptr, start = X.indptr, 0
+    while start < X.shape[1]:
+        stop = np.searchsorted(indptr, indptr[start] + _FLOAT64_ENTRIES, "right") - 1
+        stop = min(max(stop, start + 1), X.shape[1])
+        first, last = indptr[start], indptr[stop]
+        columns = sp.csc_array(
+            (
+                X.data[first:last].astype(np.float64),
+                X.indices[first:last],
+                indptr[start : stop + 1] - first,
+            ),
+            (X.shape[0], stop - start),
+        )
+        product[:, start:stop] = R @ columns
+        start = stop
+    return product
 
 
 def _dense_rows(X):

@@ -25,6 +25,7 @@ from sklse._array_api import ArrayAPISoftmaxLoss
 from sklse._loss import (
     CSRRows,
     SoftmaxLoss,
+    _float64_times,
     _stack,
     _stored_entries,
     block_hessp,
@@ -1604,6 +1605,25 @@ def test_dense_blocks_fit_the_cache_and_sparse_blocks_are_large(monkeypatch):
     assert default_block_rows(X, 20, 8) == 2**20 // (8 * 20)
     assert default_block_rows(X[:50000], 20, 8) == 50000 // 8  # 20 * 20 per row
     assert default_block_rows(X[:50000, :500], 20, 8) == 2**20 // (8 * 20)
+
+
+@pytest.mark.parametrize("entries", [1, 5, 2**20])
+def test_float64_times_takes_csc_columns_in_ranges_of_stored_entries(
+    rng, monkeypatch, entries
+):
+    # CSC X is one block of all rows: its entries go to float64 a range of columns
+    # at a time (empty columns, and a column above the range on its own, included).
+    monkeypatch.setattr("sklse._loss._FLOAT64_ENTRIES", entries)
+    dense = rng.standard_normal((30, 9)).astype(np.float32)
+    dense[rng.random(dense.shape) < 0.6] = 0
+    dense[:, [0, 4, 8]] = 0
+    dense[:, 2] = 1e4 + np.arange(30, dtype=np.float32)
+    R = rng.standard_normal((3, 30))
+    want = R @ dense.astype(np.float64)
+    for X in (sp.csc_array(dense), sp.csr_array(dense), dense):
+        assert_allclose(_float64_times(R, X), want, rtol=1e-13, atol=1e-13)
+    rows = CSRRows.of(sp.csr_array(dense), slice(10, 25))
+    assert_allclose(_float64_times(R[:, 10:25], rows), R[:, 10:25] @ dense[10:25])
 
 
 def test_overflowing_weight_sum_is_an_error(rng):

@@ -40,6 +40,7 @@ from sklse._objective import ScaledObjective, _pack, _unpack
 __all__ = [
     "DaskSoftmaxLoss",
     "class_totals",
+    "computed",
     "encode_labels",
     "predict_lazily",
     "prepare_fit",
@@ -211,7 +212,7 @@ class DaskSoftmaxLoss(ScaledObjective):
 
 
 def _as_dask_vector(name, values):
-    """Return ``values`` as a 1-D dask array of known length, or raise.
+    """Return ``values`` as a 1-D dask array, lazy (its length may be unknown).
 
     In-memory values are taken in one chunk: dask cannot choose chunks for object
     dtype (string labels).
@@ -220,8 +221,13 @@ def _as_dask_vector(name, values):
         values = da.from_array(np.asarray(values), chunks=-1)
     if values.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {values.shape}.")
-    if np.isnan(values.shape[0]):  # unknown chunk sizes (e.g. from a dask dataframe)
-        values = values.persist()
+    return values
+
+
+def _known_length(values):
+    """Return persisted ``values`` with its chunk sizes known (a dask DataFrame's
+    column, a masked array, may not know them)."""
+    if values is not None and any(np.isnan(values.shape)):
         values.compute_chunk_sizes()
     return values
 
@@ -235,7 +241,9 @@ def _check_X(X):
             "X must have dense numpy chunks; got chunks of type "
             f"{type(X._meta).__name__}."
         )
-    if X.dtype.kind not in "biuf":
+    # object: numbers of several dtypes (a dask DataFrame's values), converted as
+    # the in-memory path converts them; strings fail there, with numpy's message.
+    if X.dtype.kind not in "biufO":
         raise ValueError(f"X must be numeric; got dtype {X.dtype}.")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
@@ -245,43 +253,52 @@ def _check_X(X):
     return X
 
 
-def prepare_fit(X, y, sample_weight):
+def prepare_fit(X, y, sample_weight, check_labels):
     """Check and persist the training data; return it with the sorted classes.
 
     Returns ``X`` (float32/float64, one chunk along the features), ``y`` and
     ``sample_weight`` (X's dtype, or None) as dask arrays chunked as X's rows, all
-    persisted, and ``classes``, ``numpy.unique(y)``. Only O(n_classes) values and a
-    few flags are computed back; the errors are those of the in-memory path.
+    persisted, and ``classes``, ``numpy.unique(y)``. ``check_labels`` checks each
+    chunk of y (the in-memory path's checks of y) before the classes are sorted.
+    X, y and the weights are persisted together, so that a source they share (the
+    columns of one table) is read once. Only O(n_classes) values and a few flags
+    are computed back; the errors are those of the in-memory path.
     """
     X = _check_X(X)
-    X = X.persist()
-    if np.isnan(X.shape[0]):
-        X.compute_chunk_sizes()
+    y = _as_dask_vector("y", y)
+    y = y.map_blocks(check_labels, dtype=y.dtype)
+    weight = None
+    if sample_weight is not None:
+        if np.ndim(sample_weight) == 0:  # a number: every row's weight, as in memory
+            weight = sample_weight
+            if isinstance(weight, da.Array):
+                weight = weight.compute()[()]
+            sample_weight = None
+        else:
+            sample_weight = _as_dask_vector("sample_weight", sample_weight)
+    X, y, sample_weight = map(_known_length, dask.persist(X, y, sample_weight))
     for size, what in zip(X.shape, ("sample(s)", "feature(s)"), strict=True):
         if size == 0:  # the in-memory path's check (sklearn's check_array)
             raise ValueError(
                 f"Found array with 0 {what} (shape={X.shape}) while a minimum of 1 "
                 "is required."
             )
-    y = _as_dask_vector("y", y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(
             "Found input variables with inconsistent numbers of samples: "
             f"{[X.shape[0], y.shape[0]]}"
         )
     y = y.rechunk((X.chunks[0],))
+    if weight is not None:
+        sample_weight = da.full(X.shape[0], weight, chunks=(X.chunks[0],))
     if sample_weight is not None:
-        if not isinstance(sample_weight, da.Array) and np.ndim(sample_weight) == 0:
-            # a number: every row's weight, as in memory
-            sample_weight = da.full(X.shape[0], sample_weight, chunks=(X.chunks[0],))
-        sample_weight = _as_dask_vector("sample_weight", sample_weight)
         if sample_weight.shape != (X.shape[0],):
             raise ValueError(
                 f"sample_weight.shape == {sample_weight.shape}, "
                 f"expected {(X.shape[0],)}!"
             )
         sample_weight = sample_weight.astype(X.dtype).rechunk((X.chunks[0],))
-    # Persisted first, so that the checks read them without recomputing them.
+    # Persisted in X's chunks, so that the checks read them without recomputing.
     y, sample_weight = dask.persist(y, sample_weight)
     return X, y, sample_weight, _check_values(X, y, sample_weight)
 
@@ -313,6 +330,12 @@ def _check_values(X, y, sample_weight):
                 "Sample weights must contain at least one non-zero number."
             )
     return checks["classes"]
+
+
+def computed(*values):
+    """Return ``values`` computed together (in-memory ones as they are): the
+    graphs they share, a prediction's reads of X among them, run once."""
+    return dask.compute(*values)
 
 
 def encode_labels(y, classes):

@@ -7,12 +7,13 @@ Functions take the estimator whose parameters they read (``C``, ``l1_ratio``,
 """
 
 import sys
+import warnings
 
 import numpy as np
 from sklearn import get_config
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
 from sklse._array_api import ArrayAPISoftmaxLoss
 from sklse._compat import (
@@ -126,7 +127,8 @@ def _objective_params(estimator):
 
 
 def make_loss(estimator, X, y, sample_weight):
-    """Return the validated X, the classes and the loss of ``estimator`` on them.
+    """Return the validated X and y, the classes and the loss of ``estimator`` on
+    them (a dask y persisted, its chunk sizes known, for the callbacks' scorers).
 
     The one place that picks the evaluator of the objective: Dask chunks for a
     dask array, the device for an array-API array under dispatch, else the
@@ -140,14 +142,15 @@ def make_loss(estimator, X, y, sample_weight):
 
 
 def _make_loss(estimator, X, y, sample_weight):
-    """Return the validated X, the classes and the :class:`SoftmaxLoss` on them."""
+    """Return the validated X and y, the classes and the :class:`SoftmaxLoss`."""
     if get_config()["array_api_dispatch"]:  # y and weights of another namespace
         y, sample_weight = _host(y), _host(sample_weight)
     X, y = _validate_data(estimator, X, y)
     classes, y_encoded = _encode_labels(y)
     _check_n_classes(classes)
     sample_weight = fit_weights(estimator, X, y_encoded, classes, sample_weight)
-    return X, classes, numpy_loss(estimator, X, y_encoded, len(classes), sample_weight)
+    loss = numpy_loss(estimator, X, y_encoded, len(classes), sample_weight)
+    return X, y, classes, loss
 
 
 def numpy_loss(
@@ -173,7 +176,7 @@ def numpy_loss(
 
 
 def _make_array_api_loss(estimator, X, y, sample_weight):
-    """Return the validated X, the classes and the loss on X's device.
+    """Return the validated X and y, the classes and the loss on X's device.
 
     ``classes_`` stays in y's namespace, as LogisticRegression keeps it; the
     codes of the labels and the weights go to X's device, and the checks of
@@ -209,7 +212,7 @@ def _make_array_api_loss(estimator, X, y, sample_weight):
         sample_weight,
         **_objective_params(estimator),
     )
-    return X, classes, loss
+    return X, y, classes, loss
 
 
 def _times_class_weight_xp(estimator, y_encoded, sample_weight, classes, X):
@@ -231,6 +234,37 @@ def _times_class_weight_xp(estimator, y_encoded, sample_weight, classes, X):
     return weight if sample_weight is None else sample_weight * weight
 
 
+def _check_y(y):
+    """Return one chunk of a dask y, checked as the in-memory path checks y (NaN
+    among object labels raised a TypeError from sorting them)."""
+    return check_array(
+        y, ensure_2d=False, dtype=None, ensure_min_samples=0, input_name="y"
+    )
+
+
+def _check_classes(classes, n_samples):
+    """``check_classification_targets`` of a dask y, from its sorted ``classes``.
+
+    sklearn's check counts the samples of what it is handed, the classes here: its
+    warning that more than half of the samples are classes is made here from the
+    true count, with its rule and words.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _MANY_CLASSES, UserWarning)
+        check_classification_targets(classes)
+    if n_samples > 20 and len(classes) > round(0.5 * n_samples):
+        warnings.warn(
+            "The number of unique classes is greater than 50% of the number of "
+            "samples. `y` could represent a regression problem, not a "
+            "classification problem.",
+            UserWarning,
+            stacklevel=5,  # here, _make_dask_loss, make_loss, fit, fit's wrappers
+        )
+
+
+_MANY_CLASSES = "The number of unique classes is greater than 50%"
+
+
 def _make_dask_loss(estimator, X, y, sample_weight):
     """Return the persisted dask X, the classes and the loss on its row chunks.
 
@@ -244,11 +278,11 @@ def _make_dask_loss(estimator, X, y, sample_weight):
     # sklearn's warning.
     if not _is_dask_array(y):
         y = column_or_1d(y, warn=True)
-    X, y, sample_weight, classes = _dask.prepare_fit(X, y, sample_weight)
+    X, y, sample_weight, classes = _dask.prepare_fit(X, y, sample_weight, _check_y)
     estimator.n_features_in_ = X.shape[1]
     if hasattr(estimator, "feature_names_in_"):  # a dask array has no column names
         del estimator.feature_names_in_
-    check_classification_targets(classes)
+    _check_classes(classes, X.shape[0])
     _check_n_classes(classes)
     y_encoded = _dask.encode_labels(y, classes)
     if estimator.class_weight is not None:
@@ -266,7 +300,7 @@ def _make_dask_loss(estimator, X, y, sample_weight):
         sample_weight,
         **_objective_params(estimator),
     )
-    return X, classes, loss
+    return X, y, classes, loss
 
 
 def fit_weights(estimator, X, y_encoded, classes, sample_weight):

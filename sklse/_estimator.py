@@ -10,6 +10,7 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.callback import CallbackSupportMixin, with_callbacks
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -251,7 +252,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             self._check_l1_solver("l1_ratio")
         # The caller's weights go to the callbacks, as LogisticRegression passes them.
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-        X, classes, loss = make_loss(self, X, y, sample_weight)
+        X, y, classes, loss = make_loss(self, X, y, sample_weight)
         solver = self._solver_for(X, loss)
         if solver == "newton-cholesky" and not hasattr(loss, "hessian"):
             raise ValueError(
@@ -563,6 +564,33 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return self._predict_dask("predict_proba", X)
         logits = self._logits(X, "predict_proba")
         return softmax(logits, out=_in_place(logits))
+
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy on ``X``, ``y``, as ClassifierMixin's.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like or dask array of shape (n_samples,)
+            True labels.
+        sample_weight : array-like or dask array of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            ``accuracy_score(y, self.predict(X), sample_weight=sample_weight)``.
+            With dask inputs the predictions, labels and weights are computed
+            together, X read once (their chunk sizes may be unknown).
+        """
+        values = (X, y, sample_weight)
+        if not any(map(_is_dask_array, values)):
+            return super().score(X, y, sample_weight=sample_weight)
+        from sklse import _dask  # dask is imported only when it is handed dask
+
+        y_pred, y, sample_weight = _dask.computed(self.predict(X), y, sample_weight)
+        return float(accuracy_score(y, y_pred, sample_weight=sample_weight))
 
     def sparsify(self):
         """Convert ``coef_`` to a scipy sparse CSR matrix, as LogisticRegression's.

@@ -459,3 +459,117 @@ def test_no_rows_or_no_features_raise_as_in_memory(shape):
     X = da.zeros(shape, chunks=50)
     with pytest.raises(ValueError, match=r"Found array with 0 (sample|feature)\(s\)"):
         SoftmaxRegression().fit(X, np.zeros(shape[0], dtype=int))
+
+
+@pytest.fixture
+def threads():
+    """The threaded scheduler, over the module's cluster client: counts of chunk
+    reads are taken in this process."""
+    with dask.config.set(scheduler="threads"):
+        yield
+
+
+@pytest.mark.parametrize("where", ["numpy", "dask"])
+def test_nan_among_labels_raises_as_in_memory(rng, where, threads):
+    # Sorting the classes of object labels with a NaN raised a TypeError ('<' not
+    # supported between float and str); float labels warned of a NaN cast first.
+    X, y = make_data(rng, n_classes=3)
+    names = np.array(["ant", "bee", "cat"], dtype=object)[y]
+    names[11] = np.nan
+    codes = y.astype(float)
+    codes[11] = np.nan
+    for labels, match in ((names, "Input contains NaN"), (codes, "y contains NaN")):
+        with pytest.raises(ValueError, match=match):
+            SoftmaxRegression().fit(X, labels)  # the in-memory path's message
+        if where == "dask":
+            labels = da.from_array(labels, chunks=(ROW_CHUNKS,))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            with pytest.raises(ValueError, match=match):
+                SoftmaxRegression().fit(to_dask(X), labels)
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_classes, warns", [(4000, 25, False), (30, 16, True)]
+)
+def test_many_classes_warning_counts_the_samples(
+    rng, n_samples, n_classes, warns, threads
+):
+    # sklearn's check counted the classes as the samples: every dask fit with more
+    # than 20 classes warned, and 16 classes of 30 rows did not.
+    X = rng.standard_normal((n_samples, 3))
+    y = np.arange(n_samples) % n_classes
+    for data in (X, da.from_array(X, chunks=(n_samples // 3, 3))):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            SoftmaxRegression(max_iter=2).fit(data, y)
+        many = [w for w in caught if "unique classes is greater than 50%" in str(w)]
+        assert len(many) == int(warns)
+
+
+def test_object_X_of_numbers_and_a_dask_number_as_weight(rng, threads):
+    # A dask DataFrame's values of mixed columns are object numbers: refused as
+    # non-numeric before, though predict took them; a 0-d dask weight was refused
+    # as not 1-D, a number as every row's weight in memory.
+    X, y = make_data(rng)
+    reference = SoftmaxRegression(tol=TOL).fit(X, y, sample_weight=2.0)
+    model = SoftmaxRegression(tol=TOL).fit(
+        to_dask(X.astype(object)), y, sample_weight=da.asarray(2.0)
+    )
+    assert_same_model(reference, model, X)
+
+
+class _Reads:
+    """Count the chunk reads of a dask array, as of a table read from storage."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, chunk):
+        self.count += chunk.size > 0  # not dask's call on an empty meta array
+        return chunk
+
+
+def test_score_reads_X_once_and_takes_unknown_chunk_sizes(rng, threads):
+    # ClassifierMixin.score handed the lazy predictions to accuracy_score, which
+    # computed them 3 times, and failed on chunks of unknown size.
+    X, y = make_data(rng)
+    sample_weight = rng.uniform(0.5, 2, len(y))
+    model = SoftmaxRegression().fit(X, y)
+    want = model.score(X, y, sample_weight)
+    reads = _Reads()
+    X_read = to_dask(X).map_blocks(reads, dtype=X.dtype)
+    assert model.score(X_read, y, sample_weight) == want
+    assert reads.count == len(ROW_CHUNKS)
+    mask = da.from_array(np.ones(len(y), dtype=bool), chunks=(ROW_CHUNKS,))
+    y_unknown = da.from_array(y, chunks=(ROW_CHUNKS,))[mask]
+    X_unknown = to_dask(X)[mask]
+    assert np.isnan(X_unknown.shape[0])
+    assert model.score(X_unknown, y_unknown) == model.score(X, y)
+    assert isinstance(model.score(X_unknown, y_unknown), float)
+    # the callbacks' scorers see the persisted y, whose chunk sizes are known
+    from sklearn.callback import ScoringMonitor
+
+    monitor = ScoringMonitor(scoring="accuracy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftmaxRegression(max_iter=3).set_callbacks(monitor)
+        model.fit(X_unknown, y_unknown)
+    assert len(monitor.get_logs().data) > 0
+
+
+def test_a_table_shared_by_X_y_and_the_weights_is_read_once(rng, threads):
+    # X was persisted apart from y and the weights: each chunk read twice.
+    X, y = make_data(rng)
+    table = np.column_stack([X, y, rng.uniform(0.5, 2, len(y))])
+    reads = _Reads()
+    source = da.from_array(table, chunks=(ROW_CHUNKS, -1)).map_blocks(
+        reads, dtype=table.dtype
+    )
+    n_features = X.shape[1]
+    SoftmaxRegression().fit(
+        source[:, :n_features],
+        source[:, n_features].astype(int),
+        source[:, n_features + 1],
+    )
+    assert reads.count == len(ROW_CHUNKS)

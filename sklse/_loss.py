@@ -648,7 +648,9 @@ def block_hessian(block, fit_intercept, center=None):
     between classes, and n_classes weighted Gram matrices (:func:`_gram`) for
     each class's own, ``X~^T diag(s p_k (1 - p_k)) X~`` in one. Cost
     O(rows * (n_classes * d~)^2);
-    memory ``A``, rows * n_classes * d~ values. With two classes ``diag(p) - p p^T
+    memory ``A``, rows * n_classes * d~ values (sparse X, whose blocks are sized
+    for its stored entries, a part of rows of at most 32 MiB of ``A`` at a time,
+    and of X made dense). With two classes ``diag(p) - p p^T
     = p_0 p_1 [[1, -1], [-1, 1]]``: the Hessian is ``[[G, -G], [-G, G]]`` with
     ``G = X~^T diag(s p_0 p_1) X~``, one Gram matrix.
 
@@ -659,6 +661,15 @@ def block_hessian(block, fit_intercept, center=None):
         Its upper triangle (the lower may be anything, as syrk leaves it):
         :meth:`SoftmaxLoss._params_layout` mirrors and expands the sum.
     """
+    if not isinstance(block.X, np.ndarray):
+        # Sparse rows made dense, and A, in parts (CSC is one block of all rows)
+        width = block.X.shape[1] + 1
+        rows = max(128, _HESSIAN_BYTES // (8 * len(block.proba) * width))
+        if block.X.shape[0] > rows:
+            return sum(
+                block_hessian(_rows_of(block, start, rows), fit_intercept, center)
+                for start in range(0, block.X.shape[0], rows)
+            )
     X = _dense_rows(block.X).astype(np.float64, copy=False)
     if center is not None:
         X = X - center  # a new array: never X's own rows
@@ -685,6 +696,27 @@ def block_hessian(block, fit_intercept, center=None):
         weight = weighted[:, k] * complement[:, k]
         hessian[part, part] = _gram(X, weight, fit_intercept)
     return hessian
+
+
+_HESSIAN_BYTES = 2**25  # of A per part of a sparse block's rows (block_hessian)
+
+
+def _rows_of(block, start, rows):
+    """Return the :class:`Block` of ``rows`` rows of ``block`` from ``start``, for
+    :func:`block_hessian` (views but for CSC rows; no target, not used there)."""
+    part = slice(start, start + rows)
+    weight, X = block.sample_weight, block.X
+    if isinstance(X, CSRRows):
+        indptr = X.indptr[part.start : part.stop + 1]
+        X = X._replace(shape=(len(indptr) - 1, X.shape[1]), indptr=indptr)
+    else:
+        X = X[part]
+    return block._replace(
+        X=X,
+        proba=block.proba[:, part],
+        sample_weight=None if weight is None else weight[part],
+        target=None,
+    )
 
 
 def _complement(block):
@@ -1053,6 +1085,7 @@ class SoftmaxLoss(ScaledObjective):
             block_rows = default_block_rows(X, n_classes, _MIN_BLOCKS)
         self.blocks = _split(X, y, sample_weight, n_classes, block_rows)
         self.sparse = sp.issparse(X)
+        self.nnz = X.nnz if self.sparse else None  # stored entries of sparse X
         self._canonical = not self.sparse or X.has_canonical_format
         self.n_threads = n_threads
         self._threads = _ThreadProbe()  # whether they pay here

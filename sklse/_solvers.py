@@ -697,13 +697,18 @@ def newton_cost(loss):
 
     :func:`_hessian_work` over an L-BFGS iteration's multiply-adds, the loss's
     two products: ``2 * n * n_dof``, so ``n_dof / 4 + d~ / 2`` whatever n; with
-    two classes ``2 * n * d~`` (the margin's), so ``d~ / 2``. None also with an
+    two classes ``2 * n * d~`` (the margin's), so ``d~ / 2``. Sparse X's
+    products take ``2 * (nnz + n) * k`` (k classes, 1 for two), while its
+    Hessian, from rows made dense, costs what dense X's does. None also with an
     L1 term (newton-cholesky has none).
     """
     work = _hessian_work(loss)
     if work is None or loss.l1 > 0:
         return None
     products = loss.n_dof // 2 if loss.n_classes == 2 else loss.n_dof
+    if getattr(loss, "nnz", None) is not None:
+        k = 1 if loss.n_classes == 2 else loss.n_classes
+        return work / (2 * (loss.nnz + loss.n_samples) * k)
     return work / (2 * loss.n_samples * products)
 
 
@@ -760,11 +765,6 @@ def _auto(params, monitor, max_iter):
         return _lbfgs(params, monitor, max_iter)
     if _small_hessian(loss):
         return _newton_cholesky(params, monitor, max_iter)
-    if loss.sparse:
-        # No switch to the dense Hessian: cost counts an L-BFGS iteration's dense
-        # products (2 n n_dof), sparse X's are 2 nnz K, and the Hessian's blocks
-        # are made dense, (rows, n_dof) float64 (block_hessian).
-        return _lbfgs(params, monitor, max_iter)
     monitor.give_way = partial(_newton_pays, cost=cost, max_iter=max_iter)
     result = _run_lbfgs(params, monitor, max_iter)
     monitor.give_way = None

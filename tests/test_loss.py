@@ -1626,6 +1626,32 @@ def test_float64_times_takes_csc_columns_in_ranges_of_stored_entries(
     assert_allclose(_float64_times(R[:, 10:25], rows), R[:, 10:25] @ dense[10:25])
 
 
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_hessian_of_csc_X_in_parts_of_rows(rng, monkeypatch, n_classes):
+    # CSC X is one block of all rows, CSR blocks are sized for their stored
+    # entries; the Hessian's dense rows and A (rows * n_dof values) are made a
+    # part of rows at a time, not for all of a block at once.
+    X, y, weight = make_data(rng, "C", np.float64, True, 3000, 7, n_classes)
+    X[rng.random(X.shape) < 0.5] = 0
+    params = rng.standard_normal(n_classes * 8) * 0.3
+    dense = SoftmaxLoss(X, y, n_classes, weight)
+    csc = SoftmaxLoss(sp.csc_array(X), y, n_classes, weight)
+    csr = SoftmaxLoss(sp.csr_array(X), y, n_classes, weight, block_rows=1000)
+    made = []
+    dense_rows = sklse._loss._dense_rows
+    monkeypatch.setattr("sklse._loss._HESSIAN_BYTES", 8 * n_classes * 8 * 200)
+    monkeypatch.setattr(
+        "sklse._loss._dense_rows", lambda X: made.append(X.shape[0]) or dense_rows(X)
+    )
+    for center in (None, X.mean(axis=0)):
+        want = dense.hessian(params, center)
+        assert_allclose(csc.hessian(params, center), want, rtol=1e-13, atol=1e-13)
+        assert_allclose(csr.hessian(params, center), want, rtol=1e-13, atol=1e-13)
+    # dense's one block; csc's parts; csr's blocks of 1000 rows, in parts
+    assert sorted(set(made)) == [200, 3000]
+    assert made.count(200) == 2 * 15 + 2 * 15
+
+
 def test_overflowing_weight_sum_is_an_error(rng):
     X, y, _ = make_data(rng, "C", np.float64, False)
     with pytest.raises(ValueError, match="overflows float64; rescale"):

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sklse import SoftmaxRegression
 from sklse._loss import SoftmaxLoss
-from sklse._newton import cholesky_solver
+from sklse._newton import _line_search, cholesky_solver
 from sklse._solvers import (
     SOLVERS,
     SolverResult,
@@ -508,3 +508,42 @@ def test_newton_cg_solvers_run_on_standardised_variables(name, solver):
         fitted = SoftmaxRegression(C=C, solver=solver).fit(X, y)
     f = objective(X, y, fitted.coef_, fitted.intercept_, C)
     assert f - f_star <= 1e-3 * f_star
+
+
+class _Measured:
+    """A monitor whose ``measure`` returns given (f, max|grad f|) at any trial."""
+
+    def __init__(self, value, optimality):
+        self.measured = (value, optimality)
+        self.problem = self
+
+    def project(self, params, sign):
+        return params
+
+    def to_x(self, params):
+        return params
+
+    def measure(self, x):
+        return self.measured
+
+
+@pytest.mark.parametrize(
+    "rise, gradient_after, accepted",
+    [
+        (0.5, 0.4, True),  # f within rounding, the gradient halved
+        (1.1, 0.4, False),  # f up beyond rounding, the gradient only halved
+        (1.1, 1e-4, True),  # the gradient cut a thousandfold: f's rise is rounding
+        (0.5, 0.6, False),  # f within rounding, the gradient not halved
+    ],
+)
+def test_flat_newton_step_is_judged_on_the_gradient(rise, gradient_after, accepted):
+    # Below f's rounding the step's fall cannot be measured. The rounding bound
+    # (64 eps |f|) is below f's where logits are far above f: a CSC fit of R's
+    # AER/Fatalities stopped at a false float64 floor, its last step raising f by
+    # 1.07 times the bound while cutting the gradient from 7e-3 to 6e-8.
+    noise, value = 1e-14, 0.5
+    monitor = _Measured(value + rise * noise, gradient_after)
+    found = _line_search(
+        monitor, np.zeros(3), np.ones(3), None, -0.1 * noise, (value, 1.0), noise
+    )
+    assert (found is not None) == accepted

@@ -597,12 +597,7 @@ def _float64_times(R, X):
     if isinstance(X, np.ndarray):
         return R @ X.astype(np.float64)
     if isinstance(X, CSRRows):
-        start, stop = X.indptr[0], X.indptr[-1]
-        data, indices = X.data[start:stop], X.indices[start:stop]
-        rows = sp.csr_array(
-            (data.astype(np.float64), indices, X.indptr - start), X.shape
-        )
-        return np.asarray(R @ rows)
+        X = _as_csr(X)
     if X.format == "csr":
         return np.asarray(R @ X.astype(np.float64))
     product = np.empty((len(R), X.shape[1]))
@@ -628,12 +623,16 @@ def _dense_rows(X):
     """Return the rows of a block as a dense array (a view when X is dense)."""
     if isinstance(X, np.ndarray):
         return X
-    if isinstance(X, CSRRows):
-        start, stop = X.indptr[0], X.indptr[-1]
-        X = sp.csr_array(
-            (X.data[start:stop], X.indices[start:stop], X.indptr - start), X.shape
-        )
-    return X.toarray()
+    return _as_csr(X).toarray() if isinstance(X, CSRRows) else X.toarray()
+
+
+def _as_csr(rows):
+    """Return :class:`CSRRows` as a CSR array on views of its stored entries."""
+    start, stop = rows.indptr[0], rows.indptr[-1]
+    return sp.csr_array(
+        (rows.data[start:stop], rows.indices[start:stop], rows.indptr - start),
+        rows.shape,
+    )
 
 
 def block_hessian(block, fit_intercept, center=None):
@@ -703,16 +702,12 @@ _HESSIAN_BYTES = 2**25  # of A per part of a sparse block's rows (block_hessian)
 
 def _rows_of(block, start, rows):
     """Return the :class:`Block` of ``rows`` rows of ``block`` from ``start``, for
-    :func:`block_hessian` (views but for CSC rows; no target, not used there)."""
+    :func:`block_hessian` (views but for CSC rows, which have no cheap cut; no
+    target, not used there)."""
     part = slice(start, start + rows)
     weight, X = block.sample_weight, block.X
-    if isinstance(X, CSRRows):
-        indptr = X.indptr[part.start : part.stop + 1]
-        X = X._replace(shape=(len(indptr) - 1, X.shape[1]), indptr=indptr)
-    else:
-        X = X[part]
     return block._replace(
-        X=X,
+        X=CSRRows.of(X, part) if X.format == "csr" else X[part],
         proba=block.proba[:, part],
         sample_weight=None if weight is None else weight[part],
         target=None,

@@ -705,11 +705,13 @@ def newton_cost(loss):
     work = _hessian_work(loss)
     if work is None or loss.l1 > 0:
         return None
-    products = loss.n_dof // 2 if loss.n_classes == 2 else loss.n_dof
-    if getattr(loss, "nnz", None) is not None:
-        k = 1 if loss.n_classes == 2 else loss.n_classes
-        return work / (2 * (loss.nnz + loss.n_samples) * k)
-    return work / (2 * loss.n_samples * products)
+    k = 1 if loss.n_classes == 2 else loss.n_classes
+    nnz = getattr(loss, "nnz", None)
+    if nnz is None:  # dense: n rows of d~ entries
+        entries = loss.n_samples * (loss.n_dof // loss.n_classes)
+    else:
+        entries = nnz + loss.n_samples
+    return work / (2 * entries * k)
 
 
 def _newton_pays(monitor, cost, max_iter):

@@ -156,6 +156,8 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         if block_rows is None:
             block_rows = default_block_rows(X, n_classes)
         self.blocks = self._split(y, sample_weight, block_rows)
+        if self.alpha > 0 and fit_intercept:  # f_star_positive's question
+            self.one_class = self._n_weighted_classes() == 1
         # P at _proba_params, kept from the first Hessian product on (_keep)
         self._keep = False
         self._proba = self._proba_target = self._proba_params = None
@@ -219,6 +221,17 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
                 )
             )
         return blocks
+
+    def _n_weighted_classes(self):
+        """Return the number of classes with a positive weight: one synchronisation."""
+        xp, present = self.xp, None
+        for rows in self.blocks:
+            weighted = rows.is_label
+            if rows.sample_weight is not None:
+                weighted = weighted & (rows.sample_weight > 0)
+            block = xp.any(weighted, axis=1)
+            present = block if present is None else present | block
+        return int(to_numpy(xp.sum(xp.astype(present, xp.int64))))
 
     def _to_device(self, vector):
         """Return float64 host ``vector`` on the device in X's dtype: one copy."""

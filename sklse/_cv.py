@@ -151,7 +151,8 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     Notes
     -----
     A training fold that misses a class still has a row per class (that class's
-    logits decrease until ``tol`` is met), and scorers whose metric takes ``labels``
+    logits decrease until ``tol`` is met; a fold of one class, as
+    LogisticRegressionCV, is fitted so), and scorers whose metric takes ``labels``
     are given every class, so test folds that miss one are scored.
 
     :meth:`set_callbacks` takes scikit-learn's callbacks: the fit has one sub-task

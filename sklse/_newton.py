@@ -38,8 +38,9 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     was taken, which the step then squares) to be at most ``decrement``:
     LogisticRegression's newton-cholesky's test with ``tol``, because on
     ill-conditioned problems a small gradient does not mean a small gap;
-    with a penalty (f* > 0) the bound is relative where ``f < 1``, ``decrement
-    * f``: an absolute bound says nothing where f itself is of its order
+    where f* > 0 (``loss.f_star_positive``: a penalty) the bound is relative
+    where ``f < 1``, ``decrement * f``: an absolute bound says nothing where f
+    itself is of its order
     (classes separable but for the penalty, f* ~ 3e-4: it stopped 1.5e-2 above
     F*, and farther than LogisticRegression's default on 32 of 1135 datasets of
     R's, none since; ``benchmarks/results/loss_constants.md``). A
@@ -62,7 +63,7 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     value, optimality = monitor.measure(x)
     params, message = problem.to_params(x), "max_iter reached"
     last_decrement, decrement = (0.0, 0.0) if decrement is None else (np.inf, decrement)
-    relative = monitor.loss.alpha > 0  # f* > 0: a gap relative to f has a meaning
+    relative = monitor.loss.f_star_positive  # a gap relative to f has a meaning
     for _ in range(max_iter):
         rounded = rounding(monitor.loss, value)
         bound = decrement * min(1.0, abs(value)) if relative else decrement

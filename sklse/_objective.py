@@ -78,6 +78,18 @@ class ScaledObjective:
     """
 
     sparse = False  # X a scipy sparse matrix (in-memory loss only)
+    # Every positive weight on one class: set by an evaluator (see f_star_positive).
+    one_class = False
+
+    @property
+    def f_star_positive(self):
+        """Whether ``f* = min f > 0``: the gap ``f - f*`` has a scale relative to f.
+
+        So with a penalty, but where every positive weight is on one class and the
+        model has an intercept: ``W = 0`` and ``b_y - b_k -> inf`` take f to 0,
+        which no finite point reaches (a cross-validation fold of one class).
+        """
+        return self.alpha > 0 and not (self.one_class and self.fit_intercept)
 
     def _set_penalty(self, n_features, sw_sum, C, l1_ratio):
         """Set ``sw_sum``, ``scale`` (F = scale * f), ``alpha``, ``l1``, ``n_dof``."""

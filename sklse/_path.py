@@ -57,12 +57,6 @@ def _fold_loss(path, train):
     estimator, classes = path.estimator, path.estimator.classes_
     X, y = path.X[train], path.y_encoded[train]
     present = np.flatnonzero(np.bincount(y, minlength=len(classes)))
-    if len(present) < 2:
-        raise ValueError(
-            "Every training fold needs samples of at least 2 classes; got a fold of "
-            f"{len(y)} samples of class {classes[present].tolist()} only: use a "
-            "stratified cv (e.g. StratifiedKFold) or fewer folds."
-        )
     point = estimator._point(estimator.Cs_.min(), estimator.l1_ratios_[0])
     sample_weight = None if path.sample_weight is None else path.sample_weight[train]
     # Class weights as SoftmaxRegression computes them on this fold (its classes);

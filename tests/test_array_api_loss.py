@@ -65,6 +65,24 @@ def test_same_values_as_numpy_evaluator(
     )
 
 
+@pytest.mark.parametrize("block_rows", [None, 16])
+def test_weights_on_one_class_as_numpy_evaluator(rng, array_api, block_rows):
+    # f* = 0 there (W = 0, b_2 - b_k -> inf): Newton's decrement test is absolute.
+    y = rng.integers(0, N_CLASSES, N_SAMPLES)
+    X = rng.normal(size=(N_SAMPLES, N_FEATURES))
+    for sample_weight in (np.where(y == 2, 2.0, 0.0), np.where(y == 2, 0.0, 1.0)):
+        numpy_loss = SoftmaxLoss(X, y.astype(np.intp), N_CLASSES, sample_weight)
+        device_loss = ArrayAPISoftmaxLoss(
+            array_api.asarray(X),
+            array_api.asarray(y),
+            N_CLASSES,
+            array_api.asarray(sample_weight),
+            block_rows=block_rows,
+        )
+        expected = sample_weight[y != 2].any()
+        assert device_loss.f_star_positive == numpy_loss.f_star_positive == expected
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [True, False])
 def test_precise_gradient_as_numpy_evaluator(rng, array_api, fit_intercept, weighted):

@@ -149,6 +149,7 @@ def test_loss_matches_in_memory(rng, fit_intercept, weighted, C):
         "n_dof",
         "n_classes",
         "fit_intercept",
+        "f_star_positive",
     ):
         assert getattr(dask_loss, name) == getattr(loss, name)
     params, direction = rng.standard_normal((2, loss.n_dof))
@@ -164,6 +165,21 @@ def test_loss_matches_in_memory(rng, fit_intercept, weighted, C):
         atol=1e-15,
     )
     assert dask_loss.objective(params) == pytest.approx(loss.objective(params), 1e-13)
+
+
+def test_weights_on_one_class_as_in_memory(rng):
+    # f* = 0 there (W = 0, b_2 - b_k -> inf): Newton's decrement test is absolute.
+    X, y = make_data(rng)
+    for sample_weight in (np.where(y == 2, 2.0, 0.0), np.where(y == 2, 0.0, 1.0)):
+        loss = SoftmaxLoss(X, y, 4, sample_weight)
+        dask_loss = DaskSoftmaxLoss(
+            to_dask(X),
+            da.from_array(y, chunks=(ROW_CHUNKS,)),
+            4,
+            da.from_array(sample_weight, (ROW_CHUNKS,)),
+        )
+        expected = sample_weight[y != 2].any()
+        assert dask_loss.f_star_positive == loss.f_star_positive == expected
 
 
 class _CountingArray:

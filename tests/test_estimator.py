@@ -506,6 +506,19 @@ def test_balanced_class_weight_with_a_weightless_class(small):
         )
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_weights_on_one_class_meet_tol_in_few_steps(small, solver):
+    # With an intercept f* = 0 there (W = 0, b_2 - b_k -> inf), not reached: Newton's
+    # decrement relative to f never fell, and auto ran to max_iter (no warning).
+    X, y = small
+    sample_weight = (y == 2).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = SoftmaxRegression(solver=solver).fit(X, y, sample_weight=sample_weight)
+    assert model.n_iter_[0] <= 20
+    assert np.all(model.predict_proba(X)[:, 2] > 1 - 1e-3)
+
+
 def test_stop_at_the_precision_floor_says_so_not_increase_max_iter(rng):
     X, y = make_data(rng, n_classes=3, n_samples=200)
     # tol below the rounding of the gradient itself

@@ -22,6 +22,7 @@ from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import (
+    UNUSED,
     MetadataRouter,
     MethodMapping,
     process_routing,
@@ -177,6 +178,11 @@ class SoftmaxRegressionCV(SoftmaxRegression):
     >>> clf.predict(X[:2])
     array([0, 0])
     """
+
+    # score's sample_weight is the scorer's to request (as LogisticRegressionCV's):
+    # a self-request would take it as consumed, and an unrequested one would be
+    # dropped silently instead of raising.
+    __metadata_request__score = {"sample_weight": UNUSED}
 
     _parameter_constraints = {
         "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],

@@ -156,8 +156,7 @@ class ArrayAPISoftmaxLoss(ScaledObjective):
         if block_rows is None:
             block_rows = default_block_rows(X, n_classes)
         self.blocks = self._split(y, sample_weight, block_rows)
-        if self.alpha > 0 and fit_intercept:  # f_star_positive's question
-            self.one_class = self._n_weighted_classes() == 1
+        self._set_one_class(self._n_weighted_classes)
         # P at _proba_params, kept from the first Hessian product on (_keep)
         self._keep = False
         self._proba = self._proba_target = self._proba_params = None

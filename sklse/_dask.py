@@ -138,9 +138,9 @@ class DaskSoftmaxLoss(ScaledObjective):
             else sample_weight.sum(dtype=np.float64).compute()
         )
         self._set_penalty(n_features, sw_sum, C, l1_ratio)
-        if self.alpha > 0 and fit_intercept:  # f_star_positive's question: a pass
-            totals = class_totals(y, sample_weight, n_classes)
-            self.one_class = np.count_nonzero(totals > 0) == 1
+        self._set_one_class(  # one pass over y, where asked
+            lambda: np.count_nonzero(class_totals(y, sample_weight, n_classes))
+        )
 
     def _weighted_sums(self, center):
         """Return ``[sum_i s_i x_i, sum_i s_i x_i^2]`` (``center`` None) or ``sum_i

@@ -1074,8 +1074,9 @@ class SoftmaxLoss(ScaledObjective):
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=X.dtype)
         self._set_penalty(n_features, sw_sum, C, l1_ratio)
-        weighted = y if sample_weight is None else y[sample_weight > 0]
-        self.one_class = weighted.size > 0 and bool(np.all(weighted == weighted[0]))
+        self._set_one_class(
+            lambda: np.count_nonzero(np.bincount(y, sample_weight, n_classes))
+        )
         if block_rows is None:
             # _MIN_BLOCKS whatever the number of threads, so that results do not
             # depend on it.

@@ -91,6 +91,13 @@ class ScaledObjective:
         """
         return self.alpha > 0 and not (self.one_class and self.fit_intercept)
 
+    def _set_one_class(self, count_weighted_classes):
+        """Set ``one_class`` where :attr:`f_star_positive` depends on it (a penalty
+        and an intercept), from ``count_weighted_classes()``: the number of classes
+        of positive total weight, which the evaluator counts on its data."""
+        if self.alpha > 0 and self.fit_intercept:
+            self.one_class = count_weighted_classes() == 1
+
     def _set_penalty(self, n_features, sw_sum, C, l1_ratio):
         """Set ``sw_sum``, ``scale`` (F = scale * f), ``alpha``, ``l1``, ``n_dof``."""
         self.sw_sum = sw_sum

@@ -573,6 +573,28 @@ def test_logistic_regression_solvers():
         )
 
 
+def assert_pairwise_close(models, fit_intercept, coef_rtol):
+    """sklearn's loop: every pair of fitted ``models`` (name: model) has close
+    ``coef_`` (``coef_rtol``) and, with an intercept, ``intercept_`` (1e-3)."""
+    names = list(models)
+    for i, solver_1 in enumerate(names):
+        for solver_2 in names[i + 1 :]:
+            message = f"{solver_1} vs {solver_2}"
+            assert_allclose(
+                models[solver_1].coef_,
+                models[solver_2].coef_,
+                rtol=coef_rtol,
+                err_msg=message,
+            )
+            if fit_intercept:
+                assert_allclose(
+                    models[solver_1].intercept_,
+                    models[solver_2].intercept_,
+                    rtol=1e-3,
+                    err_msg=message,
+                )
+
+
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_logistic_regression_solvers_multiclass(fit_intercept):
     """sklearn: test_logistic_regression_solvers_multiclass (the LogisticRegression
@@ -604,22 +626,7 @@ def test_logistic_regression_solvers_multiclass(fit_intercept):
             f"Solver {solver} generates coef_ with wrong shape."
         )
 
-    names = list(classifiers)
-    for i, solver_1 in enumerate(names):
-        for solver_2 in names[i + 1 :]:
-            assert_allclose(
-                classifiers[solver_1].coef_,
-                classifiers[solver_2].coef_,
-                rtol=1e-3,
-                err_msg=f"{solver_1} vs {solver_2}",
-            )
-            if fit_intercept:
-                assert_allclose(
-                    classifiers[solver_1].intercept_,
-                    classifiers[solver_2].intercept_,
-                    rtol=1e-3,
-                    err_msg=f"{solver_1} vs {solver_2}",
-                )
+    assert_pairwise_close(classifiers, fit_intercept, coef_rtol=1e-3)
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
@@ -673,22 +680,7 @@ def test_logistic_regression_solvers_multiclass_unpenalized(fit_intercept):
     regressors["LogisticRegression"] = LogisticRegression(
         C=np.inf, fit_intercept=fit_intercept, **LR_TIGHT
     ).fit(X, y)
-    names = list(regressors)
-    for i, solver_1 in enumerate(names):
-        for solver_2 in names[i + 1 :]:
-            assert_allclose(
-                regressors[solver_1].coef_,
-                regressors[solver_2].coef_,
-                rtol=2e-3,
-                err_msg=f"{solver_1} vs {solver_2}",
-            )
-            if fit_intercept:
-                assert_allclose(
-                    regressors[solver_1].intercept_,
-                    regressors[solver_2].intercept_,
-                    rtol=1e-3,
-                    err_msg=f"{solver_1} vs {solver_2}",
-                )
+    assert_pairwise_close(regressors, fit_intercept, coef_rtol=2e-3)
 
 
 @pytest.mark.parametrize("solver", SOLVERS)

@@ -405,9 +405,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         # "auto" starts as lbfgs, and LogisticRegression's users filter on its name.
         solver = "lbfgs" if solver == "auto" else solver
-        what = (
-            f"{solver} failed to converge after {result.n_iter} iteration(s): "
+        what = f"{solver} failed to converge after {result.n_iter} iteration(s): " + (
             f"max|gradient| = {self.gradient_norm_:.2e} > tol = {self.tol:.1e}"
+            if self.gradient_norm_ > self.tol
+            else result.message  # Newton's decrement test is unmet
         )
         if result.n_iter >= self.max_iter:
             remedy = (

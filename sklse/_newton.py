@@ -48,7 +48,10 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     precision ``loss.dtype``) counts as met: a smaller one cannot be told from
     0, and float32 data stalled there, each step a line search of rounding;
     ``decrement=0`` goes on to that floor. Stops when no step makes progress
-    (the floor), or after ``max_iter`` steps.
+    (the floor), or after ``max_iter`` steps; if the gradient test then holds
+    and a positive ``decrement``'s does not, the result says
+    ``converged=False`` (LogisticRegression's newton-cholesky warns there: a
+    small gradient on separable data at a large C, hundreds of times above F*).
 
     With ``damped``, on an orthant (an L1 term), a step that makes no progress
     is tried once more damped (``solve``'s ``damping``, as Levenberg and
@@ -64,10 +67,14 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     params, message = problem.to_params(x), "max_iter reached"
     last_decrement, decrement = (0.0, 0.0) if decrement is None else (np.inf, decrement)
     relative = monitor.loss.f_star_positive  # a gap relative to f has a meaning
+
+    def bound(value):
+        """The decrement test's bound at f = ``value``, before f's rounding."""
+        return decrement * min(1.0, abs(value)) if relative else decrement
+
     for _ in range(max_iter):
         rounded = rounding(monitor.loss, value)
-        bound = decrement * min(1.0, abs(value)) if relative else decrement
-        if optimality <= tol and last_decrement <= max(bound, rounded):
+        if optimality <= tol and last_decrement <= max(bound(value), rounded):
             return optimize.OptimizeResult(x=x, message="tol reached")
         # The gradient the step solves with: where the evaluations are float32,
         # the loss's float64 sums (precise_gradient) for an exact solve, which
@@ -110,6 +117,15 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
             monitor.record(x, answer=True)
         except StopIteration:
             break
+    else:  # max_iter steps: the gradient test can hold and the decrement one not
+        limit = max(bound(value), rounding(monitor.loss, value))
+        if decrement > 0 and optimality <= tol and last_decrement > limit:
+            message = (
+                f"max|gradient| = {optimality:.2e} <= tol, but the last Newton "
+                f"decrement (an estimate of f - f*) = {last_decrement:.1e} > "
+                f"{limit:.1e}"
+            )
+            return optimize.OptimizeResult(x=x, message=message, converged=False)
     return optimize.OptimizeResult(x=x, message=message)
 
 

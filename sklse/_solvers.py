@@ -33,7 +33,7 @@ class SolverResult(NamedTuple):
     params: np.ndarray  # float64 (n_dof,)
     value: float  # f at ``params``, its L1 term included
     n_iter: int  # solver iterations, not function evaluations
-    converged: bool  # gradient_norm <= tol
+    converged: bool  # gradient_norm <= tol (and, for Newton, its decrement test)
     gradient_norm: float  # max |grad f| at ``params`` (smallest subgradient with L1)
     message: str  # why scipy stopped ("" when it did not run)
     interrupted: bool  # the caller's callback asked to stop
@@ -839,7 +839,7 @@ def minimize(
     # numpy and scipy each load an OpenBLAS with a spinning thread pool, and the two
     # pools fight over the cores (timings: benchmarks/results/loss_constants.md):
     # one BLAS thread, the parallelism from the loss's block threads.
-    message = ""
+    message, decrement_met = "", True
     with np.errstate(all="ignore"):  # a non-finite start is an error below
         start = monitor.measure(x)
     if not np.all(np.isfinite(start)):
@@ -862,12 +862,14 @@ def minimize(
         x, message = result.x, str(result.message)
         if problem.keeps_best and monitor.answer is not None:
             x = monitor.answer
+        # Newton's decrement test, unmet at max_iter where the gradient's holds.
+        decrement_met = result.get("converged", True)
     value, optimality = map(float, monitor.measure(x))
     return SolverResult(
         problem.to_params(x),
         value,
         monitor.n_iter,
-        optimality <= tol,
+        optimality <= tol and decrement_met,
         optimality,
         message,
         monitor.interrupted,

@@ -519,6 +519,26 @@ def test_weights_on_one_class_meet_tol_in_few_steps(small, solver):
     assert np.all(model.predict_proba(X)[:, 2] > 1 - 1e-3)
 
 
+@pytest.mark.parametrize("solver", ["auto", "newton-cholesky"])
+def test_newton_warns_at_max_iter_with_the_gradient_small_and_the_gap_not(solver):
+    # Separable classes at a huge C: the gradient meets tol while f is still 100x
+    # above f*; Newton's decrement test is unmet at max_iter=10, and the fit warns
+    # (as LogisticRegression's newton-cholesky), naming the decrement, not the
+    # gradient, which is within tol.
+    X, y = make_classification(n_samples=10, n_features=20, random_state=42)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        converged = SoftmaxRegression(solver=solver, C=1e8).fit(X, y)
+    short = SoftmaxRegression(solver=solver, C=1e8, max_iter=10)
+    with pytest.warns(ConvergenceWarning, match="the last Newton decrement") as record:
+        short.fit(X, y)
+    assert short.gradient_norm_ <= short.tol
+    assert short.objective_ > 100 * converged.objective_
+    message = str(record[0].message)
+    assert "failed to converge after 10 iteration(s)" in message
+    assert "increase max_iter" in message
+
+
 def test_stop_at_the_precision_floor_says_so_not_increase_max_iter(rng):
     X, y = make_data(rng, n_classes=3, n_samples=200)
     # tol below the rounding of the gradient itself

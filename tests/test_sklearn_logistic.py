@@ -491,13 +491,6 @@ def test_zero_max_iter(solver):
     assert clf.score(X, y) < 0.7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sklse bug: newton-cholesky reaching max_iter with max|g| <= tol but its "
-    "Newton-decrement test unmet returns without a ConvergenceWarning, possibly far "
-    "above F* (LogisticRegression warns); /tmp/qa_lr/repro_newton_cholesky_silent_"
-    "max_iter.py",
-)
 def test_newton_cholesky_fallback_to_lbfgs():
     """sklearn: test_newton_cholesky_fallback_to_lbfgs.
 

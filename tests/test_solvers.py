@@ -144,7 +144,8 @@ def test_converged_iff_gradient_below_tol(rng, solver, tol, max_iter, expected):
 @pytest.mark.parametrize("max_iter", [1, 2, 3])
 @pytest.mark.parametrize("solver", ALL_SOLVERS)
 def test_converged_threshold_is_tol_itself(rng, solver, max_iter):
-    """With tol just above / below the gradient reached, converged follows it."""
+    """With tol just above / below the gradient reached, converged follows it; a
+    Newton fit that meets it can also be unconverged, by its decrement test."""
     loss, *_ = make_problem(rng)
     start = np.zeros(loss.n_dof)
     reached = minimize(loss, start, solver=solver, tol=0.0, max_iter=max_iter)
@@ -152,11 +153,14 @@ def test_converged_threshold_is_tol_itself(rng, solver, max_iter):
     for factor in [0.5, 0.99, 1.0, 1.01, 2.0]:
         tol = factor * grad_norm
         result = minimize(loss, start, solver=solver, tol=tol, max_iter=max_iter)
-        assert result.converged == (max_abs_grad(loss, result.params) <= tol)
+        met = max_abs_grad(loss, result.params) <= tol
+        decrement_unmet = "Newton decrement" in result.message
+        assert result.converged == (met and not decrement_unmet)
+        assert not decrement_unmet or solver in ("auto", "newton-cholesky")
         if factor < 1:  # the same iterates, or an earlier stop at a smaller gradient
             assert not result.converged or result.n_iter < max_iter
         else:
-            assert result.converged
+            assert result.converged or decrement_unmet
 
 
 @pytest.mark.parametrize("solver", ALL_SOLVERS)

@@ -49,9 +49,9 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     0, and float32 data stalled there, each step a line search of rounding;
     ``decrement=0`` goes on to that floor. Stops when no step makes progress
     (the floor), or after ``max_iter`` steps; if the gradient test then holds
-    and a positive ``decrement``'s does not, the result says
-    ``converged=False`` (LogisticRegression's newton-cholesky warns there: a
-    small gradient on separable data at a large C, hundreds of times above F*).
+    and a positive ``decrement``'s does not, ``monitor.unmet`` says so, and the
+    fit warns (as LogisticRegression's newton-cholesky: a small gradient on
+    separable data at a large C, 155 times above F* after 10 steps).
 
     With ``damped``, on an orthant (an L1 term), a step that makes no progress
     is tried once more damped (``solve``'s ``damping``, as Levenberg and
@@ -65,7 +65,8 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     problem, tol = monitor.problem, monitor.tol
     value, optimality = monitor.measure(x)
     params, message = problem.to_params(x), "max_iter reached"
-    last_decrement, decrement = (0.0, 0.0) if decrement is None else (np.inf, decrement)
+    tested = decrement is not None  # else the gradient test alone
+    last_decrement, decrement = (np.inf, decrement) if tested else (0.0, 0.0)
     relative = monitor.loss.f_star_positive  # a gap relative to f has a meaning
 
     def bound(value):
@@ -112,7 +113,8 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
             message = f"no Newton step decreases f or its gradient ({floor} floor)"
             break
         params, x, value, optimality = found
-        last_decrement = -0.5 * slope
+        if tested:
+            last_decrement = -0.5 * slope
         try:
             monitor.record(x, answer=True)
         except StopIteration:
@@ -120,12 +122,11 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     else:  # max_iter steps: the gradient test can hold and the decrement one not
         limit = max(bound(value), rounding(monitor.loss, value))
         if decrement > 0 and optimality <= tol and last_decrement > limit:
-            message = (
+            monitor.unmet = (
                 f"max|gradient| = {optimality:.2e} <= tol, but the last Newton "
                 f"decrement (an estimate of f - f*) = {last_decrement:.1e} > "
                 f"{limit:.1e}"
             )
-            return optimize.OptimizeResult(x=x, message=message, converged=False)
     return optimize.OptimizeResult(x=x, message=message)
 
 

@@ -33,7 +33,7 @@ class SolverResult(NamedTuple):
     params: np.ndarray  # float64 (n_dof,)
     value: float  # f at ``params``, its L1 term included
     n_iter: int  # solver iterations, not function evaluations
-    converged: bool  # gradient_norm <= tol (and, for Newton, its decrement test)
+    converged: bool  # gradient_norm <= tol, and no test of the stop unmet
     gradient_norm: float  # max |grad f| at ``params`` (smallest subgradient with L1)
     message: str  # why scipy stopped ("" when it did not run)
     interrupted: bool  # the caller's callback asked to stop
@@ -214,6 +214,9 @@ class _Monitor:
         self.history = []  # the smallest answer_optimality so far, per iteration
         self.give_way = None  # callable(monitor): stop scipy to switch solver
         self.scaled_test = None  # callable(grad): tol in scipy's variables also met
+        # Why a fit whose gradient meets tol is not done: a test of its stop that
+        # max_iter left unmet (Newton's decrement, tol in scipy's variables).
+        self.unmet = None
 
     def __call__(self, x):
         if self.last is None or not np.array_equal(x, self.last[0]):
@@ -439,9 +442,30 @@ class _OnY:
         return self.monitor.problem.optimality(iterate, grad_y) <= self.monitor.tol
 
     def done(self, result):
-        """Return scipy's ``result`` with ``x`` in the monitor's variables."""
+        """Return scipy's ``result`` with ``x`` in the monitor's variables.
+
+        Where scipy ran out of iterations (its status 1) with ``tol`` met in
+        ``params`` and not in ``y``, the stop's test is unmet: ``monitor.unmet``
+        says so, and the fit warns.
+        """
         result.x = self.to_x(result.x)
-        self.monitor.scaled_test = None
+        monitor = self.monitor
+        monitor.scaled_test = None
+        if self.change is None or result.status != 1:
+            return result
+        x = result.x
+        if monitor.problem.keeps_best and monitor.answer is not None:
+            x = monitor.answer
+        optimality = monitor.measure(x)[1]
+        optimality_y = monitor.problem.optimality(
+            x, self.change.gradient(monitor(x)[1])
+        )
+        if optimality <= monitor.tol < optimality_y:
+            monitor.unmet = (
+                f"max|gradient| = {optimality:.2e} <= tol, but {optimality_y:.2e} "
+                "on the features standardised (the solver's variables), where a "
+                "small gradient can lie far from the optimum"
+            )
         return result
 
 
@@ -839,7 +863,7 @@ def minimize(
     # numpy and scipy each load an OpenBLAS with a spinning thread pool, and the two
     # pools fight over the cores (timings: benchmarks/results/loss_constants.md):
     # one BLAS thread, the parallelism from the loss's block threads.
-    message, decrement_met = "", True
+    message = ""
     with np.errstate(all="ignore"):  # a non-finite start is an error below
         start = monitor.measure(x)
     if not np.all(np.isfinite(start)):
@@ -862,15 +886,13 @@ def minimize(
         x, message = result.x, str(result.message)
         if problem.keeps_best and monitor.answer is not None:
             x = monitor.answer
-        # Newton's decrement test, unmet at max_iter where the gradient's holds.
-        decrement_met = result.get("converged", True)
     value, optimality = map(float, monitor.measure(x))
     return SolverResult(
         problem.to_params(x),
         value,
         monitor.n_iter,
-        optimality <= tol and decrement_met,
+        optimality <= tol and monitor.unmet is None,
         optimality,
-        message,
+        monitor.unmet or message,
         monitor.interrupted,
     )

@@ -34,31 +34,39 @@ MAX_ITER = 3000
 VARIANTS = ("standardised", "centred", "plain")
 
 
+# make_classification's families: (name, its arguments, the fits' parameters); the
+# first is sklearn's test_logistic_regression_solvers problem (seed 42 there).
+FAMILIES = (
+    (
+        "200x10 K=2 no intercept",
+        {"n_samples": 200, "n_features": 10, "n_informative": 5},
+        {"fit_intercept": False},
+    ),
+    (
+        "500x20 K=3",
+        {"n_samples": 500, "n_features": 20, "n_informative": 8, "n_classes": 3},
+        {},
+    ),
+    (
+        "2000x30 K=5",
+        {
+            "n_samples": 2000,
+            "n_features": 30,
+            "n_informative": 10,
+            "n_classes": 5,
+            "class_sep": 2,
+        },
+        {},
+    ),
+)
+
+
 def problems():
     """Yield ``(name, X, y, params)``: ``params`` for both estimators' fits."""
     for seed in range(6):
-        X, y = make_classification(
-            n_samples=200, n_features=10, n_informative=5, random_state=seed
-        )
-        # sklearn's test_logistic_regression_solvers problem (seed 42 there).
-        yield f"200x10 K=2 no intercept, seed {seed}", X, y, {"fit_intercept": False}
-        X, y = make_classification(
-            n_samples=500,
-            n_features=20,
-            n_informative=8,
-            n_classes=3,
-            random_state=seed,
-        )
-        yield f"500x20 K=3, seed {seed}", X, y, {}
-        X, y = make_classification(
-            n_samples=2000,
-            n_features=30,
-            n_informative=10,
-            n_classes=5,
-            class_sep=2,
-            random_state=seed,
-        )
-        yield f"2000x30 K=5, seed {seed}", X, y, {}
+        for name, arguments, params in FAMILIES:
+            X, y = make_classification(random_state=seed, **arguments)
+            yield f"{name}, seed {seed}", X, y, params
     for name in ("iris", "wine", "breast_cancer", "digits"):
         X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
         yield name, X, y, {}

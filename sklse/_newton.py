@@ -23,7 +23,7 @@ _ARMIJO = 1e-4  # sufficient decrease: f falls by >= 1e-4 of the linear model's 
 _QUADRATIC = 1e-3  # a Newton step's fall of max|grad f| near the optimum, at least
 
 
-def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
+def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False, unmet=None):
     """Newton steps from ``x`` until ``max|grad f| <= tol``; scipy-like result.
 
     ``solve(params, free, gradient, damping)`` returns the step ``-(H + damping
@@ -47,7 +47,10 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     decrement within f's rounding (:func:`rounding`, in the evaluations'
     precision ``loss.dtype``) counts as met: a smaller one cannot be told from
     0, and float32 data stalled there, each step a line search of rounding;
-    ``decrement=0`` goes on to that floor. Stops when no step makes progress
+    ``decrement=0`` goes on to that floor. With ``unmet`` (a callable of ``x``),
+    the fit also needs ``unmet(x)`` to be None (its other test holds: a scipy
+    solver's ``tol`` in its standardised variables); a message where it is not.
+    Stops when no step makes progress
     (the floor), or after ``max_iter`` steps; if the gradient test then holds
     and a positive ``decrement``'s does not, ``monitor.unmet`` says so, and the
     fit warns (as LogisticRegression's newton-cholesky: a small gradient on
@@ -76,7 +79,8 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
     for _ in range(max_iter):
         rounded = rounding(monitor.loss, value)
         if optimality <= tol and last_decrement <= max(bound(value), rounded):
-            return optimize.OptimizeResult(x=x, message="tol reached")
+            if unmet is None or unmet(x) is None:
+                return optimize.OptimizeResult(x=x, message="tol reached")
         # The gradient the step solves with: where the evaluations are float32,
         # the loss's float64 sums (precise_gradient) for an exact solve, which
         # amplifies a float32 gradient's rounding; for conjugate gradients, stopped
@@ -119,7 +123,7 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
             monitor.record(x, answer=True)
         except StopIteration:
             break
-    else:  # max_iter steps: the gradient test can hold and the decrement one not
+    else:  # max_iter steps: the gradient test can hold and another one not
         limit = max(bound(value), rounding(monitor.loss, value))
         if decrement > 0 and optimality <= tol and last_decrement > limit:
             monitor.unmet = (
@@ -127,6 +131,8 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False):
                 f"decrement (an estimate of f - f*) = {last_decrement:.1e} > "
                 f"{limit:.1e}"
             )
+        elif unmet is not None:
+            monitor.unmet = unmet(x)
     return optimize.OptimizeResult(x=x, message=message)
 
 
@@ -341,7 +347,7 @@ def _margin_step(loss, params, gradient, center=None, divisor=None):
     return step
 
 
-def cg_solver(loss):
+def cg_solver(loss, change=None):
     """Return a ``solve`` for :func:`newton`: conjugate gradients on ``hessp``.
 
     Solved to the forcing term of scipy's Newton-CG, ``min(0.5, sqrt(|g|))``
@@ -349,9 +355,19 @@ def cg_solver(loss):
     the complement of the :func:`_null_directions`: near the float64 floor the
     gradient's rounding along them is not small next to the gradient, and CG on
     the singular system then returned ascent directions. ``damping`` as in
-    :func:`cholesky_solver`.
+    :func:`cholesky_solver`. With ``change`` (a :class:`sklse._solvers._Standardized`)
+    CG solves the system in its variables y, as :func:`cholesky_solver` does, and
+    the step is mapped back: CG is not invariant to the change, and in params on
+    unscaled features (spreads 1e-2 to 1e4) it left the gradient in y stuck above
+    ``tol`` for 90 steps (R's stevedata/ESS10NO after trust-ncg). The null
+    directions are the same in y (vectors equal across the classes, y's of
+    params' and params' of y's).
     """
     null_all = _null_directions(loss, None)
+    if change is None:
+        to_y = to_params = lambda vector: vector  # noqa: E731
+    else:
+        to_y, to_params = change.gradient, change.to_params
 
     def solve(params, free, gradient, damping=0.0):
         mask = np.ones(len(params), dtype=bool) if free is None else free
@@ -367,12 +383,12 @@ def cg_solver(loss):
         def product(direction):
             full = np.zeros_like(params)
             full[mask] = direction
-            result = project(loss.hessp(params, project(full)))[mask]
-            return result + damping * direction
+            hessp = loss.hessp(params, to_params(project(full)))
+            return project(to_y(hessp))[mask] + damping * direction
 
         n_free = int(mask.sum())
         operator = sparse_linalg.LinearOperator((n_free, n_free), product)
-        rhs = project(-gradient)[mask]
+        rhs = project(to_y(-gradient))[mask]
         norm = float(np.linalg.norm(rhs))
         rtol = min(0.5, np.sqrt(norm))
         if norm > 0:  # CG on a unit rhs: its dot products overflowed at |x| ~ 1e100
@@ -383,6 +399,12 @@ def cg_solver(loss):
         # hundreds of passes over X for a step that may not be taken.
         maxiter = min(20 * n_free, _CG_PRODUCTS)
         step[mask] = sparse_linalg.cg(operator, rhs, rtol=rtol, maxiter=maxiter)[0]
-        return step * norm if norm > 0 else step
+        step = to_params(step * norm if norm > 0 else step)
+        if change is not None and loss.fit_intercept:
+            # As in cholesky_solver: b = beta - W mean moves every intercept by the
+            # mean of W's step; none along their sum.
+            intercepts = step[len(step) - loss.n_classes :]
+            intercepts -= intercepts.mean()
+        return step
 
     return solve

@@ -538,9 +538,9 @@ class SoftmaxRegressionCV(SoftmaxRegression):
         warnings.warn(
             f"{solver} failed to converge in {np.count_nonzero(failed)} of "
             f"{converged.size} fits (path and refit) of SoftmaxRegressionCV: "
-            f"a test of the stop unmet (max|gradient| <= tol = {self.tol:.1e}, "
-            "Newton's decrement, or the gradient on the features standardised; "
-            "n_iter_ shows which fits); " + "; ".join(remedies) + ".",
+            f"max|gradient| > tol = {self.tol:.1e}, or, with it met, Newton's "
+            "decrement or tol on the features standardised unmet (n_iter_ shows "
+            "which fits); " + "; ".join(remedies) + ".",
             category=ConvergenceWarning,
             # This method, fit, _whole_fit's and with_callbacks' wrappers, then the
             # caller of fit.

@@ -408,7 +408,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         what = f"{solver} failed to converge after {result.n_iter} iteration(s): " + (
             f"max|gradient| = {self.gradient_norm_:.2e} > tol = {self.tol:.1e}"
             if self.gradient_norm_ > self.tol
-            else result.message  # Newton's decrement test is unmet
+            else result.message  # another test of the stop, which it names
         )
         if result.n_iter >= self.max_iter:
             remedy = (

@@ -49,12 +49,12 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False, unmet=N
     0, and float32 data stalled there, each step a line search of rounding;
     ``decrement=0`` goes on to that floor. With ``unmet`` (a callable of ``x``),
     the fit also needs ``unmet(x)`` to be None (its other test holds: a scipy
-    solver's ``tol`` in its standardised variables); a message where it is not.
-    Stops when no step makes progress
-    (the floor), or after ``max_iter`` steps; if the gradient test then holds
-    and a positive ``decrement``'s does not, ``monitor.unmet`` says so, and the
-    fit warns (as LogisticRegression's newton-cholesky: a small gradient on
-    separable data at a large C, 155 times above F* after 10 steps).
+    solver's ``tol`` in its standardised variables); it returns a message where
+    not. Stops when no step makes progress (the floor), or after ``max_iter``
+    steps; if the gradient test then holds and a positive ``decrement``'s or
+    ``unmet``'s does not, ``monitor.unmet`` says so, and the fit warns (as
+    LogisticRegression's newton-cholesky: a small gradient on separable data at
+    a large C, 155 times above F* after 10 steps).
 
     With ``damped``, on an orthant (an L1 term), a step that makes no progress
     is tried once more damped (``solve``'s ``damping``, as Levenberg and

@@ -66,6 +66,7 @@ def newton(x, monitor, max_iter, solve, *, decrement=None, damped=False, unmet=N
     again, whose convergence near the optimum the damping would slow.
     """
     problem, tol = monitor.problem, monitor.tol
+    monitor.unmet = None  # a scipy phase stopped by its maxfun left iterations
     value, optimality = monitor.measure(x)
     params, message = problem.to_params(x), "max_iter reached"
     tested = decrement is not None  # else the gradient test alone

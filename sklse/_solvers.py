@@ -443,11 +443,12 @@ class _OnY:
 
         Where scipy ran out of iterations (its status 1) with ``tol`` met in
         ``params`` and not in ``y``, the stop's test is unmet: ``monitor.unmet``
-        says so, and the fit warns.
+        says so, and the fit warns. Otherwise ``monitor.unmet`` is None: each
+        phase of a fit says how it ended (an L1 fit's L-BFGS-B can run twice).
         """
         result.x = self.to_x(result.x)
         monitor = self.monitor
-        monitor.scaled_test = None
+        monitor.scaled_test = monitor.unmet = None
         if self.change is None or result.status != 1:
             return result
         x = result.x
